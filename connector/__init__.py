@@ -1,0 +1,1 @@
+"""Advocate connector: advocate readiness scoring and a referral program for HubSpot."""

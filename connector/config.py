@@ -1,0 +1,157 @@
+"""Settings read from the environment once, at start, and validated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from connector.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_DATABASE_URL = "sqlite:///connector.db"
+
+
+class ConfigError(UserError):
+    """A setting is missing or invalid; the message is one line for the admin."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number; set it to e.g. {default}"
+        ) from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below {minimum}; set it to e.g. {default}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={value} must be above 0; set it to e.g. {default}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL; set it to e.g. https://example.com")
+    return raw.rstrip("/")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` URLs hosting platforms hand out; use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the connector reads; secrets are never printed (see `__repr__`)."""
+
+    hubspot_access_token: str | None = None
+    hubspot_client_secret: str | None = None
+    hubspot_base_url: str = DEFAULT_BASE_URL
+    public_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    rate_limit_per_10s: int = 100
+    search_rate_per_s: float = 4.0
+    dashboard_token: str | None = None
+    workflow_webhook_key: str | None = None
+    sync_interval_minutes: int = 10
+    mapping_path: Path = PROJECT_ROOT / "mappings" / "signals.yaml"
+    properties_path: Path = PROJECT_ROOT / "mappings" / "properties.yaml"
+    program_path: Path = PROJECT_ROOT / "workflows" / "program.yaml"
+    log_format: str = "auto"
+    request_timeout: tuple[float, float] = field(default=(5.0, 30.0))
+
+    def __repr__(self) -> str:
+        hidden = {"hubspot_access_token", "hubspot_client_secret", "dashboard_token",
+                  "workflow_webhook_key"}
+        parts = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in hidden and value:
+                value = "***"
+            elif name == "database_url":
+                value = redact_url(str(value))
+            parts.append(f"{name}={value!r}")
+        return "Settings(" + ", ".join(parts) + ")"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; raise ConfigError with one line on a bad value."""
+        env = os.environ if env is None else env
+        log_format = env.get("LOG_FORMAT", "auto").strip() or "auto"
+        if log_format not in ("auto", "json", "text"):
+            raise ConfigError(f"LOG_FORMAT={log_format!r} is not one of auto, json, text")
+        return cls(
+            hubspot_access_token=env.get("HUBSPOT_ACCESS_TOKEN", "").strip() or None,
+            hubspot_client_secret=env.get("HUBSPOT_CLIENT_SECRET", "").strip() or None,
+            hubspot_base_url=_url(env, "HUBSPOT_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
+            public_url=_url(env, "CONNECTOR_PUBLIC_URL", None),
+            database_url=normalise_database_url(
+                env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+            ),
+            rate_limit_per_10s=_int(env, "HUBSPOT_RATE_LIMIT_PER_10S", 100),
+            search_rate_per_s=_float(env, "HUBSPOT_SEARCH_RATE_PER_S", 4.0),
+            dashboard_token=env.get("DASHBOARD_TOKEN", "").strip() or None,
+            workflow_webhook_key=env.get("WORKFLOW_WEBHOOK_KEY", "").strip() or None,
+            sync_interval_minutes=_int(env, "SYNC_INTERVAL_MINUTES", 10),
+            mapping_path=Path(env.get("CONNECTOR_MAPPING", "").strip() or cls.mapping_path),
+            properties_path=Path(
+                env.get("CONNECTOR_PROPERTIES", "").strip() or cls.properties_path
+            ),
+            program_path=Path(env.get("CONNECTOR_PROGRAM", "").strip() or cls.program_path),
+            log_format=log_format,
+        )
+
+    def require_token(self) -> str:
+        """The private app's access token, or a ConfigError naming the variable."""
+        if not self.hubspot_access_token:
+            raise ConfigError(
+                "HUBSPOT_ACCESS_TOKEN is not set; set it to your private app's access token "
+                "(Settings > Integrations > Private apps > Auth)"
+            )
+        return self.hubspot_access_token
+
+    def require_client_secret(self) -> str:
+        """The private app's client secret, used to verify webhook signatures."""
+        if not self.hubspot_client_secret:
+            raise ConfigError(
+                "HUBSPOT_CLIENT_SECRET is not set; set it to your private app's client secret "
+                "(Settings > Integrations > Private apps > Auth)"
+            )
+        return self.hubspot_client_secret
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced, safe for logs."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

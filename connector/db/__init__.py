@@ -1,0 +1,1 @@
+"""The connector's database: models, engine and sessions, migrations."""

@@ -1,0 +1,232 @@
+"""The connector's own tables: what it needs to remember, never a copy of the CRM."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class ContactState(Base):
+    """One HubSpot contact as the connector knows it: score, journey, values it wrote."""
+
+    __tablename__ = "contact_state"
+
+    contact_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(String(16), index=True)
+    reasons: Mapped[str | None] = mapped_column(Text)
+    data_quality_issues: Mapped[list[Any] | None] = mapped_column(JSON)
+    # property name -> the value the connector last wrote to HubSpot (the write-back diff)
+    written: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scored_at: Mapped[datetime | None]
+    # journey: none, invited, reminded, joined, active, paused, opted_out
+    journey_state: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    invited_at: Mapped[datetime | None]
+    invitations_sent: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[datetime | None]
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # kept for api-mode enrollment and fraud checks; erased on privacy deletion
+    email: Mapped[str | None] = mapped_column(String(320))
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    deleted_at: Mapped[datetime | None]
+    hubspot_updated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncCursor(Base):
+    """Where each sync pass stopped; checkpointed with the page it covers."""
+
+    __tablename__ = "sync_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # last seen lastmodifieddate (ms since epoch) and hs_object_id, the re-anchoring point
+    modified_ms: Mapped[int | None] = mapped_column(BigInteger)
+    object_id: Mapped[int | None] = mapped_column(BigInteger)
+    run_started_at: Mapped[datetime | None]
+    run_finished_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class InboxEvent(Base):
+    """A webhook event, stored before it is acknowledged; drained by the worker."""
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (Index("ix_inbox_event_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    # what makes a delivery unique (see connector/web for the rule); duplicates are ignored
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), default="hubspot")  # hubspot | workflow
+    subscription_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    occurred_at: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending, processing, done, dead
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxItem(Base):
+    """A pending HubSpot write or enrollment, made once thanks to its idempotency key."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_item_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # properties | enroll
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending, processing, done, dead, dropped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class Referral(Base):
+    """A referred contact attributed to its advocate; one row per referred contact."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    referred_contact_id: Mapped[str] = mapped_column(String(32), unique=True)
+    advocate_contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    # attributed, review, converted, cancelled
+    status: Mapped[str] = mapped_column(String(16), default="attributed")
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    referred_created_at: Mapped[datetime | None]
+    attributed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    converted_at: Mapped[datetime | None]
+    conversion_key: Mapped[str | None] = mapped_column(String(64))  # e.g. deal id
+    revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+
+
+class ReferralRejection(Base):
+    """A referral claim that credited nothing, with why."""
+
+    __tablename__ = "referral_rejection"
+    __table_args__ = (UniqueConstraint("referred_contact_id", "code", "reason"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    referred_contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    advocate_contact_id: Mapped[str | None] = mapped_column(String(32))
+    # unknown_code, self_referral, already_customer, duplicate_contact, already_referred, ...
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RewardLedger(Base):
+    """One reward per referral and role (advocate, friend), granted at most once."""
+
+    __tablename__ = "reward_ledger"
+    __table_args__ = (UniqueConstraint("referral_id", "role"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # advocate | friend
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    unit: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    # granted, pending_approval, blocked, held, payable, cancelled, rejected
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditLog(Base):
+    """Every write the connector made to HubSpot: contact, before/after, why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # write | enroll
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)  # {prop: [before, after]}
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ApiUsage(Base):
+    """HubSpot calls per hour, endpoint and status, for the report and the dashboard."""
+
+    __tablename__ = "api_usage"
+    __table_args__ = (UniqueConstraint("hour", "endpoint", "status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]
+    endpoint: Mapped[str] = mapped_column(String(120))
+    status: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateLimitSlot(Base):
+    """A HubSpot call slot taken from a shared budget (PostgreSQL: shared by all processes)."""
+
+    __tablename__ = "rate_limit_slot"
+    __table_args__ = (Index("ix_rate_limit_slot_bucket_taken", "bucket", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(32))
+    taken_at: Mapped[float] = mapped_column(Numeric(16, 6, asdecimal=False))
