@@ -1,0 +1,5 @@
+"""CONTRACT STUB: blueprint `ops` (its owner replaces this)."""
+
+from flask import Blueprint
+
+bp = Blueprint("ops", __name__)

@@ -1,0 +1,5 @@
+"""CONTRACT STUB: blueprint `webhooks` (its owner replaces this)."""
+
+from flask import Blueprint
+
+bp = Blueprint("webhooks", __name__)
