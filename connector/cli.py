@@ -52,6 +52,10 @@ class ConnectorGroup(click.Group):
 @click.version_option(package_name="advocate-connector")
 def cli() -> None:
     """Advocate connector: readiness scoring and a referral program for HubSpot."""
+    from connector.config import Settings
+    from connector.logs import configure_logging
+
+    configure_logging(Settings.from_env())  # every command logs the same way, secrets redacted
 
 
 def main() -> None:
