@@ -1,10 +1,21 @@
-"""Commands of this part (not built yet)."""
+"""`connector serve`: the web app (webhooks, dashboard, health) for local use."""
+
+from __future__ import annotations
+
+import os
 
 import click
 
 
 @click.command()
-def serve() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
+def serve(host: str, port: int | None) -> None:
+    """Run the web app with werkzeug (threaded); production runs the same factory in gunicorn."""
+    from werkzeug.serving import run_simple
 
+    from connector.web.app import create_app
+
+    app = create_app()
+    port = port if port is not None else int(os.environ.get("PORT", "8000"))
+    run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -1,5 +1,146 @@
-"""CONTRACT STUB: blueprint `webhooks` (its owner replaces this)."""
+"""HubSpot webhook receiver: verify, store in the inbox, commit, and only then acknowledge."""
 
-from flask import Blueprint
+from __future__ import annotations
 
+import hmac
+import logging
+import time
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from connector.metrics import WEBHOOK_EVENTS
+from connector.web.app import runtime_of
+from connector.web.inbox import (
+    WORKFLOW_NAME,
+    BadEvents,
+    backlog,
+    parse_hubspot_events,
+    parse_workflow_event,
+    store_events,
+)
+from connector.web.signatures import SignatureError, verify_signature
+
+log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
+
+MAX_BODY = 1024 * 1024
+# workflow actions are shed with 429 above this backlog: HubSpot retries a 429 and honours its
+# Retry-After, in milliseconds (knowledge.hubspot.com "Use webhooks with HubSpot workflows")
+SHED_BACKLOG = 50_000
+SHED_RETRY_AFTER_MS = 60_000
+
+
+def _answer(status: int, outcome: str, count: int = 1, reason: str = "") -> Response:
+    """A short plain answer, counted in the metrics by outcome."""
+    WEBHOOK_EVENTS.labels(outcome=outcome).inc(count)
+    return Response(reason, status=status, mimetype="text/plain")
+
+
+def public_url() -> str:
+    """The URL HubSpot signed: CONNECTOR_PUBLIC_URL + path + query, else the proxied request URL."""
+    base = runtime_of(current_app).settings.public_url
+    if not base:
+        return request.url  # ProxyFix has rebuilt scheme, host and prefix from X-Forwarded-*
+    query = request.query_string.decode("latin-1")
+    path = quote(request.script_root + request.path, safe="/!$&'()*+,:;=@%~")
+    return base + path + (f"?{query}" if query else "")
+
+
+def _raw_body() -> bytes | None:
+    """The raw body, or None when it is over the 1 MiB limit."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    try:
+        return request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return None
+
+
+def _verify(body: bytes) -> str | None:
+    """None when the request carries HubSpot's signature with our secret, else why not."""
+    try:
+        verify_signature(
+            method=request.method, url=public_url(), body=body, headers=dict(request.headers),
+            secret=runtime_of(current_app).settings.hubspot_client_secret or "",
+            now_ms=int(time.time() * 1000),
+        )
+    except SignatureError as exc:
+        return str(exc)
+    return None
+
+
+@bp.post("/webhooks/hubspot")
+def hubspot_events() -> Response:
+    """App webhooks: a JSON array of events, stored durably before the 204."""
+    body = _raw_body()
+    if body is None:
+        return _answer(413, "rejected_size", reason="body over 1 MiB")
+    problem = _verify(body)
+    if problem:
+        log.warning("webhook rejected: %s", problem)
+        return _answer(401, "rejected_signature", reason="bad signature")
+    try:
+        events = parse_hubspot_events(body)
+    except BadEvents as exc:
+        return _answer(400, "rejected_body", reason=str(exc))
+    WEBHOOK_EVENTS.labels(outcome="received").inc(len(events))
+    try:
+        stored = store_events(runtime_of(current_app).engine, events)
+    except SQLAlchemyError as exc:
+        # not stored, so not acknowledged: HubSpot retries the delivery
+        log.error("inbox unavailable, answering 503: %s", type(exc).__name__)
+        return _answer(503, "unavailable", len(events), reason="inbox unavailable")
+    WEBHOOK_EVENTS.labels(outcome="duplicate").inc(len(events) - stored)
+    return _answer(204, "stored", stored)
+
+
+def _workflow_authenticated(body: bytes) -> bool:
+    """A workflow action signed by HubSpot (v2, or v1/v3) or carrying our API key.
+
+    HubSpot lets the admin name the key and put it in a header or the query
+    (https://knowledge.hubspot.com/workflows/how-do-i-use-webhooks-with-hubspot-workflows):
+    we accept the header `X-Connector-Key`, `Authorization: Bearer <key>` or the query `key`.
+    """
+    if request.headers.get("X-HubSpot-Signature") or request.headers.get("X-HubSpot-Signature-v3"):
+        return _verify(body) is None
+    expected = runtime_of(current_app).settings.workflow_webhook_key
+    if not expected:
+        return False
+    bearer = request.headers.get("Authorization", "")
+    given = (
+        request.headers.get("X-Connector-Key")
+        or (bearer[7:] if bearer.lower().startswith("bearer ") else "")
+        or request.args.get("key", "")
+    )
+    return hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
+
+
+@bp.post("/webhooks/workflow/<name>")
+def workflow_action(name: str) -> Response:
+    """Workflow "Send a webhook" milestone: the record's properties; re-scored by the worker."""
+    body = _raw_body()
+    if body is None:
+        return _answer(413, "rejected_size", reason="body over 1 MiB")
+    if not _workflow_authenticated(body):
+        return _answer(401, "rejected_signature", reason="bad signature or key")
+    if not WORKFLOW_NAME.match(name):
+        return _answer(400, "rejected_body", reason="bad workflow name")
+    try:
+        event = parse_workflow_event(name, body)
+    except BadEvents as exc:
+        return _answer(400, "rejected_body", reason=str(exc))
+    engine = runtime_of(current_app).engine
+    try:
+        limit = int(current_app.config.get("INBOX_SHED_BACKLOG", SHED_BACKLOG))
+        if backlog(engine) > limit:
+            response = _answer(429, "shed", reason="inbox backlog, retry later")
+            response.headers["Retry-After"] = str(SHED_RETRY_AFTER_MS)
+            return response
+        stored = store_events(engine, [event])
+    except SQLAlchemyError as exc:
+        log.error("inbox unavailable, answering 503: %s", type(exc).__name__)
+        return _answer(503, "unavailable", reason="inbox unavailable")
+    return _answer(204, "stored" if stored else "duplicate")

@@ -1,0 +1,158 @@
+"""The durable inbox: webhook events parsed, keyed for de-duplication, stored in one statement."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.db.models import InboxEvent, utcnow
+
+MAX_EVENTS_PER_DELIVERY = 1000  # HubSpot sends at most 100; more is not HubSpot
+WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# fields of a HubSpot event worth keeping; propertyValue is left out on purpose: it may be
+# an email, and the worker re-reads the contact from HubSpot instead of trusting it
+_KEPT_FIELDS = (
+    "eventId", "subscriptionId", "portalId", "appId", "occurredAt", "subscriptionType",
+    "eventType", "attemptNumber", "objectId", "propertyName", "changeSource", "changeFlag",
+    "primaryObjectId", "mergedObjectIds", "newObjectId", "numberOfPropertiesMoved",
+)
+
+
+class BadEvents(ValueError):
+    """The body is not a well-formed delivery; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event ready for the inbox."""
+
+    event_key: str
+    event_id: str | None
+    source: str
+    subscription_type: str
+    object_id: str | None
+    occurred_at: datetime | None
+    payload: dict[str, Any]
+
+
+def _id(value: Any, field: str, required: bool = True) -> str | None:
+    """An object or event id as a string of digits (HubSpot sends numbers, sometimes strings)."""
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadEvents(f"{field} must be a number")
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 30:
+        raise BadEvents(f"{field} must be a number")
+    return text
+
+
+def hubspot_event_key(event: dict[str, Any]) -> str:
+    """What makes a HubSpot event unique, independent of its delivery attempt.
+
+    HubSpot documents eventId as "not guaranteed to be unique" and a retry as the same event
+    with a higher attemptNumber (https://developers.hubspot.com/docs/api/webhooks), so the key
+    is the portal, subscription, event id, occurrence time and object: everything but the
+    attempt number.
+    """
+    parts = [str(event.get(k, "")) for k in ("portalId", "subscriptionId", "eventId",
+                                               "occurredAt", "objectId", "propertyName")]
+    key = "hs:" + ":".join(parts)
+    if len(key) > 200:
+        key = "hs:sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def parse_hubspot_events(body: bytes) -> list[NewEvent]:
+    """The events of an app-webhook delivery (a JSON array), or BadEvents."""
+    try:
+        events = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadEvents("body is not JSON") from None
+    if not isinstance(events, list):
+        raise BadEvents("body is not a JSON array of events")
+    if len(events) > MAX_EVENTS_PER_DELIVERY:
+        raise BadEvents(f"more than {MAX_EVENTS_PER_DELIVERY} events in one delivery")
+    parsed: dict[str, NewEvent] = {}
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise BadEvents(f"event {index} is not an object")
+        kind = event.get("subscriptionType", event.get("eventType"))
+        if not isinstance(kind, str) or not kind or len(kind) > 64:
+            raise BadEvents(f"event {index} has no subscriptionType")
+        event_id = _id(event.get("eventId"), f"event {index} eventId")
+        object_id = _id(event.get("objectId"), f"event {index} objectId", required=False)
+        occurred = event.get("occurredAt")
+        occurred_at = None
+        if isinstance(occurred, int) and not isinstance(occurred, bool) and 0 < occurred < 1e14:
+            occurred_at = datetime.fromtimestamp(occurred / 1000, UTC)
+        payload = {k: event[k] for k in _KEPT_FIELDS if k in event}
+        payload["subscriptionType"] = kind
+        key = hubspot_event_key(event)
+        parsed.setdefault(key, NewEvent(key, event_id, "hubspot", kind, object_id, occurred_at,
+                                        payload))
+    return list(parsed.values())
+
+
+def parse_workflow_event(name: str, body: bytes) -> NewEvent:
+    """A workflow "Send a webhook" action: the record's properties as a JSON object."""
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadEvents("body is not JSON") from None
+    if not isinstance(record, dict):
+        raise BadEvents("body is not a JSON object of properties")
+    # "the exact same data you'd get when pulling that object using the relevant object API"
+    # (https://developers.hubspot.com/docs/methods/workflows/webhook_information): flat
+    # properties, or nested under "properties", legacy-style as {"value": ...}; or objectId/vid
+    nested = record.get("properties")
+    properties: dict[str, Any] = nested if isinstance(nested, dict) else record
+    raw_id = properties.get("hs_object_id")
+    if isinstance(raw_id, dict):
+        raw_id = raw_id.get("value")
+    if raw_id is None:
+        raw_id = record.get("objectId", record.get("vid", record.get("id")))
+    object_id = _id(raw_id, "hs_object_id")
+    # the same record sent twice by the same action is one milestone; a changed record is new
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    # only the id is kept: the properties may carry an email, and the worker re-reads the contact
+    return NewEvent(f"wf:{name}:{object_id}:{digest}", None, "workflow", f"workflow.{name}",
+                    object_id, None, {"workflow": name, "hs_object_id": object_id})
+
+
+def store_events(engine: Engine, events: list[NewEvent]) -> int:
+    """Insert the events in one committed statement, ignoring stored duplicates; return new rows."""
+    if not events:
+        return 0
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    rows = [
+        {"event_key": e.event_key, "event_id": e.event_id, "source": e.source,
+         "subscription_type": e.subscription_type, "object_id": e.object_id,
+         "occurred_at": e.occurred_at, "payload": e.payload, "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "received_at": now}
+        for e in events
+    ]
+    statement = dialect_insert(InboxEvent).values(rows).on_conflict_do_nothing(
+        index_elements=["event_key"]
+    )
+    with engine.begin() as conn:
+        result = conn.execute(statement)
+    return max(result.rowcount, 0)
+
+
+def backlog(engine: Engine) -> int:
+    """Events stored and not yet handled (pending or being handled)."""
+    with engine.connect() as conn:
+        count = conn.scalar(
+            select(func.count()).select_from(InboxEvent)
+            .where(InboxEvent.status.in_(("pending", "processing")))
+        )
+    return int(count or 0)

@@ -1,0 +1,224 @@
+"""The webhook receiver: verify, store durably, then acknowledge; nothing else touches state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import pytest
+from fixtures_webhooks import HubSpotSigner, contact_event
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session
+
+from connector.db.models import InboxEvent
+from connector.runtime import Runtime
+from connector.web.app import create_app
+
+
+def inbox_rows(engine: Engine) -> list[InboxEvent]:
+    with Session(engine) as session:
+        return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
+
+
+def metric(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("connector_webhook_events_total", {"outcome": outcome})
+    return value or 0.0
+
+
+def test_signed_batch_is_stored_then_acknowledged(webhook_client, signer, runtime):
+    events = [contact_event(i) for i in range(1, 101)]
+    before = metric("stored")
+    response = signer.post(webhook_client, events)
+    assert response.status_code == 204
+    rows = inbox_rows(runtime.engine)
+    assert len(rows) == 100
+    assert {r.object_id for r in rows} == {str(i) for i in range(1, 101)}
+    assert all(r.status == "pending" and r.source == "hubspot" for r in rows)
+    assert rows[0].subscription_type == "contact.propertyChange"
+    assert metric("stored") - before == 100
+
+
+def test_property_values_are_not_stored(webhook_client, signer, runtime):
+    event_ = contact_event(7, propertyName="email", propertyValue="ada@example.com")
+    assert signer.post(webhook_client, [event_]).status_code == 204
+    (row,) = inbox_rows(runtime.engine)
+    assert "ada@example.com" not in json.dumps(row.payload)
+    assert row.payload["propertyName"] == "email"
+
+
+def test_same_batch_twice_is_stored_once(webhook_client, signer, runtime):
+    events = [contact_event(i) for i in range(1, 6)]
+    before = metric("duplicate")
+    assert signer.post(webhook_client, events).status_code == 204
+    assert signer.post(webhook_client, events).status_code == 204
+    assert count(runtime.engine) == 5
+    assert metric("duplicate") - before == 5
+
+
+def test_redelivery_with_higher_attempt_number_is_the_same_event(webhook_client, signer, runtime):
+    assert signer.post(webhook_client, [contact_event(1, attemptNumber=0)]).status_code == 204
+    assert signer.post(webhook_client, [contact_event(1, attemptNumber=3)]).status_code == 204
+    assert count(runtime.engine) == 1
+
+
+def test_a_reused_event_id_on_other_objects_is_kept(webhook_client, signer, runtime):
+    # HubSpot documents eventId as not guaranteed unique
+    events = [contact_event(1, event_id=99), contact_event(2, event_id=99)]
+    assert signer.post(webhook_client, events).status_code == 204
+    assert count(runtime.engine) == 2
+
+
+def test_event_type_is_accepted_for_subscription_type(webhook_client, signer, runtime):
+    event_ = contact_event(3)
+    event_["eventType"] = event_.pop("subscriptionType")
+    assert signer.post(webhook_client, [event_]).status_code == 204
+    assert inbox_rows(runtime.engine)[0].subscription_type == "contact.propertyChange"
+
+
+def test_empty_batch_is_acknowledged(webhook_client, signer, runtime):
+    assert signer.post(webhook_client, []).status_code == 204
+    assert count(runtime.engine) == 0
+
+
+def test_bad_signature_is_401_and_stores_nothing(webhook_client, signer, runtime):
+    body = json.dumps([contact_event(1)]).encode()
+    headers = signer.headers(body)
+    before = metric("rejected_signature")
+    response = webhook_client.post("/webhooks/hubspot", data=body + b" ", headers=headers)
+    assert response.status_code == 401
+    assert count(runtime.engine) == 0
+    assert metric("rejected_signature") - before == 1
+
+
+def test_unsigned_request_is_401(webhook_client, runtime):
+    response = webhook_client.post("/webhooks/hubspot", json=[contact_event(1)])
+    assert response.status_code == 401
+    assert count(runtime.engine) == 0
+
+
+def test_stale_signature_is_401(webhook_client, signer, runtime):
+    import time
+
+    stale = int(time.time() * 1000) - 6 * 60 * 1000
+    assert signer.post(webhook_client, [contact_event(1)], ts_ms=stale).status_code == 401
+    assert count(runtime.engine) == 0
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b'{"eventId": 1}', b"[1, 2]", b'[{"eventId": 1, "objectId": 2}]',
+    b'[{"eventId": 1, "objectId": "abc", "subscriptionType": "contact.creation"}]',
+    b'[{"objectId": 1, "subscriptionType": "contact.creation"}]', "[\"\xff\"]".encode("latin-1"),
+])
+def test_malformed_body_is_400_and_stores_nothing(webhook_client, signer, runtime, body):
+    assert signer.post(webhook_client, body).status_code == 400
+    assert count(runtime.engine) == 0
+
+
+def test_oversized_body_is_413(webhook_client, signer, runtime):
+    body = b"[" + b" " * (1024 * 1024) + b"]"
+    assert signer.post(webhook_client, body).status_code == 413
+    assert count(runtime.engine) == 0
+
+
+def test_url_is_rebuilt_from_forwarded_headers_without_public_url(settings, sqlite_engine):
+    runtime = Runtime(dataclasses.replace(settings, public_url=None), engine=sqlite_engine)
+    client = create_app(runtime=runtime).test_client()
+    signer = HubSpotSigner("test-secret", "https://hooks.example.com")
+    body = json.dumps([contact_event(1)]).encode()
+    headers = signer.headers(body) | {"X-Forwarded-Proto": "https",
+                                      "X-Forwarded-Host": "hooks.example.com"}
+    assert client.post("/webhooks/hubspot", data=body, headers=headers).status_code == 204
+    headers["X-Forwarded-Host"] = "other.example.com"
+    assert client.post("/webhooks/hubspot", data=body, headers=headers).status_code == 401
+
+
+def test_query_string_is_part_of_the_signed_url(webhook_client, signer, runtime):
+    body = json.dumps([contact_event(1)]).encode()
+    headers = signer.headers(body, path="/webhooks/hubspot?portal=62515")
+    ok = webhook_client.post("/webhooks/hubspot?portal=62515", data=body, headers=headers)
+    assert ok.status_code == 204
+    bad = webhook_client.post("/webhooks/hubspot?portal=1", data=body, headers=headers)
+    assert bad.status_code == 401
+
+
+class Outage:
+    """Makes every new connection of an engine fail, as when the database is down."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.down = False
+        event.listen(engine, "do_connect", self._connect)
+
+    def _connect(self, *args, **kwargs):
+        if self.down:
+            dbapi = self.engine.dialect.loaded_dbapi
+            raise dbapi.OperationalError("connection refused (simulated outage)")
+        return None
+
+    def start(self) -> None:
+        self.down = True
+        self.engine.dispose()  # drop pooled connections so the next use must reconnect
+
+    def stop(self) -> None:
+        self.down = False
+
+
+def test_database_down_is_503_then_the_retry_is_accepted_once(settings, sqlite_engine):
+    runtime = Runtime(settings, engine=sqlite_engine)
+    client = create_app(runtime=runtime).test_client()
+    signer = HubSpotSigner("test-secret", "http://connector.test")
+    events = [contact_event(i) for i in range(1, 4)]
+    outage = Outage(sqlite_engine)
+    outage.start()
+    assert signer.post(client, events).status_code == 503
+    outage.stop()
+    assert count(sqlite_engine) == 0
+    # HubSpot retries the same events with a higher attemptNumber
+    retry = [dict(e, attemptNumber=1) for e in events]
+    assert signer.post(client, retry).status_code == 204
+    assert signer.post(client, retry).status_code == 204
+    assert count(sqlite_engine) == 3
+
+
+@pytest.mark.postgres
+def test_database_down_on_postgres_is_503(settings, pg_engine):
+    runtime = Runtime(settings, engine=pg_engine)
+    client = create_app(runtime=runtime).test_client()
+    signer = HubSpotSigner("test-secret", "http://connector.test")
+    outage = Outage(pg_engine)
+    outage.start()
+    try:
+        assert signer.post(client, [contact_event(1)]).status_code == 503
+    finally:
+        outage.stop()
+    assert signer.post(client, [contact_event(1)]).status_code == 204
+    assert count(pg_engine) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_duplicate_deliveries_store_once_without_errors(settings, pg_engine):
+    app = create_app(runtime=Runtime(settings, engine=pg_engine))
+    signer = HubSpotSigner("test-secret", "http://connector.test")
+    events = [contact_event(i) for i in range(1, 101)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(signer.post(client, events).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [204] * 6
+    assert count(pg_engine) == 100
