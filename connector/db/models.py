@@ -62,6 +62,8 @@ class ContactState(Base):
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     invited_at: Mapped[datetime | None]
     invitations_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # ISO dates of recent invitations: the yearly cap against ask fatigue counts them
+    invitation_dates: Mapped[list[Any] | None] = mapped_column(JSON)
     reminded_at: Mapped[datetime | None]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     # kept for api-mode enrollment and fraud checks; erased on privacy deletion
@@ -144,7 +146,7 @@ class Referral(Base):
     referred_contact_id: Mapped[str] = mapped_column(String(32), unique=True)
     advocate_contact_id: Mapped[str] = mapped_column(String(32), index=True)
     code: Mapped[str] = mapped_column(String(16))
-    # attributed, review, converted, cancelled
+    # attributed, review, converted, expired (converted outside the window), cancelled
     status: Mapped[str] = mapped_column(String(16), default="attributed")
     review_reason: Mapped[str | None] = mapped_column(Text)
     referred_created_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:34:32.206716
+Create Date: 2026-11-23 16:47:24.336142
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,6 +50,7 @@ def upgrade() -> None:
     sa.Column('referral_code', sa.String(length=16), nullable=True),
     sa.Column('invited_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('invitations_sent', sa.Integer(), nullable=False),
+    sa.Column('invitation_dates', sa.JSON(), nullable=True),
     sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reminders_sent', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=True),
