@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import requests
 from hubspot.crm.contacts import ApiException
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -74,6 +75,15 @@ def describe_error(exc: BaseException) -> str:
     return f"HTTP {status_of(exc) or type(exc).__name__}"
 
 
+def _answer_status(answer: object) -> int:
+    """The status of a successful answer: requests' Response or `*_with_http_info`'s tuple."""
+    if isinstance(answer, requests.Response):
+        return answer.status_code
+    if isinstance(answer, tuple) and len(answer) == 3 and isinstance(answer[1], int):
+        return answer[1]
+    return 200
+
+
 class HubSpotGateway:
     """Rate-limited, retried access to HubSpot through the official SDK."""
 
@@ -95,8 +105,8 @@ class HubSpotGateway:
     ) -> T:
         """Run one HubSpot call through the limiter and the retry policy, counting attempts.
 
-        `send` returns what the SDK returns; with `*_with_http_info` that is (data, status,
-        headers), whose status is counted; anything else counts as 200.
+        `send` returns what the SDK returns; the status of `*_with_http_info`'s (data, status,
+        headers) or of a requests Response is counted, anything else counts as 200.
         """
 
         def attempt() -> T:
@@ -108,8 +118,7 @@ class HubSpotGateway:
                 policy = rate_limit_policy(exc) if status == 429 else None
                 self.counter.record(endpoint, status, policy)
                 raise
-            status = answer[1] if isinstance(answer, tuple) and len(answer) == 3 else 200
-            self.counter.record(endpoint, int(status))
+            self.counter.record(endpoint, _answer_status(answer))
             return answer
 
         return self.policy.call(attempt, retry_server_errors=retry_server_errors)
