@@ -1,16 +1,80 @@
-"""Commands of this part (not built yet)."""
+"""`connector report` (the program's numbers) and `connector demo` (the whole story locally)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from connector.config import Settings
+from connector.errors import UserError
+from connector.runtime import Runtime
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def program_options(runtime: Runtime) -> dict[str, Any]:
+    """The report's knobs that come from the program config, when there is one."""
+    try:
+        program = runtime.program
+    except (ImportError, UserError, OSError):
+        return {}  # no program config yet: the report's defaults apply
+    options: dict[str, Any] = {}
+    min_tier = getattr(program, "min_tier", None)
+    if isinstance(min_tier, str):
+        options["min_tier"] = min_tier
+    source = getattr(program, "revenue_source", None)
+    if isinstance(source, str):
+        options["revenue_source"] = source
+    return options
+
+
+def load_report(runtime: Runtime, since: datetime | None = None,
+                until: datetime | None = None) -> dict[str, Any]:
+    """The report from the runtime's database; a one-line error when it is not migrated."""
+    from connector.report.numbers import build_report
+
+    try:
+        with runtime.sessions() as session:
+            return build_report(session, since, until, **program_options(runtime))
+    except (OperationalError, ProgrammingError) as exc:
+        raise UserError(
+            "cannot read the connector's database "
+            f"({str(exc.orig).splitlines()[0]}); run `connector db upgrade` first"
+        ) from None
 
 
 @click.command()
-def report() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--since", type=DATE, help="First day of the period (YYYY-MM-DD).")
+@click.option("--until", type=DATE, help="Last day of the period, included (YYYY-MM-DD).")
+def report(as_json: bool, since: datetime | None, until: datetime | None) -> None:
+    """The program's numbers: journey, referrals, rewards, advocates and the connector's health."""
+    start = since.replace(tzinfo=UTC) if since else None
+    # --until names a day: the period runs to the end of it
+    end = until.replace(tzinfo=UTC) + timedelta(days=1) if until else None
+    if start and end and end <= start:
+        raise UserError("--until is before --since")
+    numbers = load_report(Runtime(Settings.from_env()), start, end)
+    if as_json:
+        click.echo(json.dumps(numbers, indent=2))
+        return
+    from connector.report.render import print_report
+
+    print_report(numbers)
 
 
 @click.command()
-def demo() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--serve", is_flag=True,
+              help="Keep the sandbox, web app and dashboard running afterwards.")
+@click.option("--contacts", default=1500, show_default=True, help="Contacts in the sandbox.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="Where to keep the demo database (default: a temporary directory).")
+def demo(serve: bool, contacts: int, directory: str | None) -> None:
+    """Run the whole program locally: sandbox HubSpot, install, sync, weeks of life, report."""
+    from connector.report.demo import run_demo
 
+    run_demo(serve=serve, contacts=contacts, directory=directory)

@@ -1,0 +1,231 @@
+"""The program's numbers for a period, from the connector's tables; used by CLI and dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.report.health import aware, connector_state, iso
+
+TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
+# ledger states grouped the way an admin reads them
+REWARD_GROUPS = {
+    "granted": ("granted", "payable"),
+    "pending": ("pending_approval", "held"),
+    "blocked": ("blocked", "rejected"),
+    "cancelled": ("cancelled",),
+}
+JOINED_STATES = ("joined", "active")
+TOP_ADVOCATES = 10
+
+
+def _within(column: InstrumentedAttribute[Any], since: datetime | None,
+            until: datetime | None) -> list[ColumnElement[bool]]:
+    """Conditions keeping `column` in [since, until)."""
+    conditions: list[ColumnElement[bool]] = []
+    if since is not None:
+        conditions.append(column >= since)
+    if until is not None:
+        conditions.append(column < until)
+    return conditions
+
+
+def _money(value: Decimal | float | int | None) -> float:
+    return round(float(value or 0), 2)
+
+
+def _week(moment: datetime | None) -> str | None:
+    """The Monday (ISO week start) of a moment, as YYYY-MM-DD."""
+    moment = aware(moment)
+    if moment is None:
+        return None
+    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
+
+
+def _live_contacts() -> list[ColumnElement[bool]]:
+    return [ContactState.deleted_at.is_(None), ContactState.merged_into.is_(None)]
+
+
+def tier_counts(session: Session) -> dict[str, int]:
+    """Contacts per readiness tier now (deleted and merged-away contacts left out)."""
+    rows = session.execute(
+        select(ContactState.tier, func.count()).where(*_live_contacts())
+        .group_by(ContactState.tier)
+    ).all()
+    counts = {tier: 0 for tier in TIERS}
+    for tier, count in rows:
+        counts[tier or "unscored"] = counts.get(tier or "unscored", 0) + int(count)
+    return counts
+
+
+def data_quality(session: Session) -> dict[str, Any]:
+    """Contacts whose scoring met missing or malformed values, and the most common issues."""
+    issues: Counter[str] = Counter()
+    contacts = 0
+    for found in session.scalars(
+        select(ContactState.data_quality_issues).where(
+            *_live_contacts(), ContactState.data_quality_issues.is_not(None))
+    ):
+        if not found:
+            continue
+        contacts += 1
+        for issue in found:
+            if isinstance(issue, dict):
+                issue = issue.get("signal") or issue.get("property") or issue.get("issue")
+            issues[str(issue)] += 1
+    return {"contacts": contacts, "issues": dict(issues.most_common(10))}
+
+
+def _rewards(session: Session, since: datetime | None, until: datetime | None,
+             ) -> tuple[dict[str, Any], list[RewardLedger]]:
+    """Ledger rows of the period: count and value per group and unit, and the rows."""
+    rows = list(session.scalars(
+        select(RewardLedger).where(*_within(RewardLedger.created_at, since, until))
+        .order_by(RewardLedger.id)
+    ))
+    summary: dict[str, Any] = {}
+    for group, statuses in REWARD_GROUPS.items():
+        chosen = [r for r in rows if r.status in statuses]
+        value: dict[str, float] = defaultdict(float)
+        for reward in chosen:
+            value[reward.unit] = round(value[reward.unit] + _money(reward.amount), 2)
+        summary[group] = {"count": len(chosen), "value": dict(value)}
+    return summary, rows
+
+
+def _pending_approval(rows: list[RewardLedger]) -> list[dict[str, Any]]:
+    return [
+        {"id": r.id, "referral_id": r.referral_id, "role": r.role, "contact_id": r.contact_id,
+         "amount": _money(r.amount), "unit": r.unit, "label": r.label, "reason": r.reason,
+         "created_at": iso(r.created_at)}
+        for r in rows if r.status == "pending_approval"
+    ]
+
+
+def _converted(referral: Referral) -> bool:
+    """Converted and not cancelled since (e.g. a deal that left closed won in its hold period)."""
+    return referral.converted_at is not None and referral.status != "cancelled"
+
+
+def _retention(referrals: list[Referral]) -> dict[str, Any]:
+    """Share of referred customers still counted as converted, against the rest (if known)."""
+    ever = [r for r in referrals if r.converted_at is not None]
+    kept = [r for r in ever if r.status != "cancelled"]
+    return {
+        "referred_converted": len(ever),
+        "referred_retained": len(kept),
+        "referred_rate": round(len(kept) / len(ever), 4) if ever else None,
+        "others_rate": None,
+        "others_note": "n/a: the connector keeps no lifecycle history of customers who were "
+                       "not referred, so there is nothing honest to compare against",
+    }
+
+
+def _top_advocates(session: Session, referrals: list[Referral], rewards: list[RewardLedger],
+                   limit: int) -> list[dict[str, Any]]:
+    made: Counter[str] = Counter(r.advocate_contact_id for r in referrals)
+    converted: Counter[str] = Counter(r.advocate_contact_id for r in referrals if _converted(r))
+    earned: dict[str, float] = defaultdict(float)
+    for reward in rewards:
+        if reward.role == "advocate" and reward.status in REWARD_GROUPS["granted"]:
+            earned[reward.contact_id] += _money(reward.amount)
+    ranked = sorted(made, key=lambda a: (-converted[a], -made[a], a))[:limit]
+    states = {s.contact_id: s for s in session.scalars(
+        select(ContactState).where(ContactState.contact_id.in_(ranked)))} if ranked else {}
+    return [
+        {"contact_id": advocate, "tier": getattr(states.get(advocate), "tier", None),
+         "referral_code": getattr(states.get(advocate), "referral_code", None),
+         "referrals": made[advocate], "converted": converted[advocate],
+         "rewards_earned": round(earned[advocate], 2)}
+        for advocate in ranked
+    ]
+
+
+def _weekly(referrals: list[Referral], converted_rows: list[Referral]) -> list[dict[str, Any]]:
+    """Referrals made and conversions per ISO week, with empty weeks filled in."""
+    made = Counter(_week(r.attributed_at) for r in referrals)
+    won = Counter(_week(r.converted_at) for r in converted_rows)
+    weeks = sorted(w for w in set(made) | set(won) if w)
+    if not weeks:
+        return []
+    series, day = [], datetime.fromisoformat(weeks[0]).date()
+    last = datetime.fromisoformat(weeks[-1]).date()
+    while day <= last:
+        week = day.isoformat()
+        series.append({"week": week, "referrals": made[week], "conversions": won[week]})
+        day += timedelta(days=7)
+    return series
+
+
+def build_report(session: Session, since: datetime | None = None, until: datetime | None = None,
+                 *, now: datetime | None = None, min_tier: str = "ready",
+                 revenue_source: str = "referral revenue recorded at conversion",
+                 top: int = TOP_ADVOCATES) -> dict[str, Any]:
+    """Every number of the program for [since, until) (all time by default), JSON-ready."""
+    now = now or datetime.now(UTC)
+    tiers = tier_counts(session)
+    eligible_tiers = TIERS[: TIERS.index(min_tier) + 1] if min_tier in TIERS else TIERS[:2]
+    invited_filter = [ContactState.invited_at.is_not(None),
+                      *_within(ContactState.invited_at, since, until)]
+    invited = session.scalar(select(func.count()).where(*invited_filter)) or 0
+    referrals = list(session.scalars(
+        select(Referral).where(*_within(Referral.attributed_at, since, until))))
+    advocates = {r.advocate_contact_id for r in referrals}
+    # joined: invited in the period and in a joined state now, or already referring
+    joined_ids = set(session.scalars(select(ContactState.contact_id).where(
+        *invited_filter, ContactState.journey_state.in_(JOINED_STATES))))
+    joined = len(joined_ids | advocates)
+    converted = [r for r in referrals if _converted(r)]
+    converted_in_period = list(session.scalars(select(Referral).where(
+        Referral.converted_at.is_not(None), Referral.status != "cancelled",
+        *_within(Referral.converted_at, since, until))))
+    rejected = dict(session.execute(
+        select(ReferralRejection.reason, func.count())
+        .where(*_within(ReferralRejection.created_at, since, until))
+        .group_by(ReferralRejection.reason).order_by(func.count().desc())
+    ).all())
+    rewards, reward_rows = _rewards(session, since, until)
+    rewarded = {r.contact_id for r in reward_rows
+                if r.role == "advocate" and r.status in REWARD_GROUPS["granted"]}
+    revenue = sum((r.revenue or Decimal(0) for r in converted), Decimal(0))
+    return {
+        "period": {"since": iso(since), "until": iso(until), "generated_at": iso(now)},
+        "tiers": tiers,
+        "funnel": {
+            "eligible": sum(tiers.get(t, 0) for t in eligible_tiers),
+            "invited": int(invited),
+            "joined": joined,
+            "referred": len(advocates),
+            "converted": len({r.advocate_contact_id for r in converted}),
+            "rewarded": len(rewarded),
+        },
+        "referrals": {
+            "made": len(referrals),
+            "by_status": dict(Counter(r.status for r in referrals)),
+            "rejected": {str(k): int(v) for k, v in rejected.items()},
+            "converted": len(converted),
+            "conversion_rate": round(len(converted) / len(referrals), 4) if referrals else None,
+            "converted_in_period": len(converted_in_period),
+            "active_advocates": len(advocates),
+        },
+        "revenue": {"referral_sourced": _money(revenue), "source": revenue_source},
+        "retention": _retention(referrals),
+        "rewards": rewards,
+        "rewards_pending_approval": _pending_approval(reward_rows),
+        "top_advocates": _top_advocates(session, referrals, reward_rows, top),
+        "weekly": _weekly(referrals, converted_in_period),
+        "data_quality": data_quality(session),
+        "connector": connector_state(session, now),
+    }
+
+
+def any_activity(report: dict[str, Any]) -> bool:
+    """True when the report has at least one invitation or referral."""
+    return bool(report["funnel"]["invited"] or report["referrals"]["made"])
+

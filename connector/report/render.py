@@ -1,0 +1,112 @@
+"""The report as rich tables for a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+
+FUNNEL_LABELS = {
+    "eligible": "Eligible (tier at or above the program's minimum)",
+    "invited": "Invited",
+    "joined": "Joined",
+    "referred": "Referred at least once",
+    "converted": "With a converted referral",
+    "rewarded": "Rewarded",
+}
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _value(values: dict[str, float]) -> str:
+    return ", ".join(f"{amount:,.2f} {unit}" for unit, amount in sorted(values.items())) or "-"
+
+
+def _pairs(title: str, rows: list[tuple[str, Any]], caption: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, min_width=len(title) + 4,
+                  caption=caption, caption_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for label, value in rows:
+        table.add_row(label, str(value))
+    return table
+
+
+def _program(report: dict[str, Any]) -> list[Table]:
+    funnel = report["funnel"]
+    tables = [_pairs("Journey (advocates)", [(FUNNEL_LABELS[k], funnel[k]) for k in funnel])]
+    tables.append(_pairs("Readiness tiers now", list(report["tiers"].items())))
+    referrals = report["referrals"]
+    rows: list[tuple[str, Any]] = [
+        ("Referrals made", referrals["made"]),
+        ("Active advocates", referrals["active_advocates"]),
+        ("Converted", referrals["converted"]),
+        ("Conversion rate", _rate(referrals["conversion_rate"])),
+        ("Referral-sourced revenue", f"{report['revenue']['referral_sourced']:,.2f}"),
+    ]
+    rows += [(f"Rejected: {reason}", count) for reason, count in referrals["rejected"].items()]
+    retention = report["retention"]
+    rows.append(("Referred customers retained", _rate(retention["referred_rate"])))
+    rows.append(("Other customers retained", _rate(retention["others_rate"])))
+    note = retention["others_note"] if retention["others_rate"] is None else None
+    tables.append(_pairs("Referrals", rows, caption=note))
+    rewards = Table(title="Rewards", title_justify="left")
+    for column in ("state", "count", "value"):
+        rewards.add_column(column, justify="left" if column == "state" else "right")
+    for state, numbers in report["rewards"].items():
+        rewards.add_row(state, str(numbers["count"]), _value(numbers["value"]))
+    tables.append(rewards)
+    return tables
+
+
+def _advocates(report: dict[str, Any]) -> list[Table]:
+    tables = []
+    if report["top_advocates"]:
+        top = Table(title="Top advocates", title_justify="left")
+        for column in ("contact", "tier", "code", "referrals", "converted", "rewards earned"):
+            top.add_column(column)
+        for a in report["top_advocates"]:
+            top.add_row(a["contact_id"], a["tier"] or "-", a["referral_code"] or "-",
+                        str(a["referrals"]), str(a["converted"]), f"{a['rewards_earned']:,.2f}")
+        tables.append(top)
+    if report["rewards_pending_approval"]:
+        waiting = Table(title="Rewards waiting for approval", title_justify="left")
+        for column in ("id", "contact", "role", "reward", "why"):
+            waiting.add_column(column)
+        for r in report["rewards_pending_approval"]:
+            waiting.add_row(str(r["id"]), r["contact_id"], r["role"], r["label"], r["reason"] or "")
+        tables.append(waiting)
+    quality = report["data_quality"]
+    rows = [("Contacts with missing or malformed values", quality["contacts"])]
+    rows += [(f"  {issue}", count) for issue, count in quality["issues"].items()]
+    tables.append(_pairs("Data quality", rows))
+    return tables
+
+
+def _connector(report: dict[str, Any]) -> list[Table]:
+    state = report["connector"]
+    rows: list[tuple[str, Any]] = [
+        (f"Sync `{p['name']}` last success", p["last_success_at"] or "never")
+        for p in state["sync"]
+    ] or [("Sync", "never ran")]
+    rows += [
+        ("Inbox backlog", state["inbox"]["backlog"]),
+        ("Dead events", state["inbox"]["dead"]),
+        ("Outbox backlog", state["outbox"]["backlog"]),
+        ("Dead outbox items", state["outbox"]["dead"]),
+        ("HubSpot calls, last 24 h", state["api_last_24h"]["calls"]),
+        ("HubSpot 429 answers, last 24 h", state["api_last_24h"]["rate_limited"]),
+    ]
+    return [_pairs("Connector", rows)]
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """Print every section of the report as tables."""
+    console = console or Console()
+    period = report["period"]
+    console.print(f"[bold]Advocate program report[/bold]  from {period['since'] or 'the start'}"
+                  f" to {period['until'] or 'now'}")
+    console.print(Group(*_program(report), *_advocates(report), *_connector(report)))

@@ -1,0 +1,62 @@
+"""`connector report`: tables on a terminal, one JSON object with --json, periods by date."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import cli
+
+
+@pytest.fixture
+def run(program_sqlite, sqlite_url, monkeypatch):
+    """Invoke the CLI against the seeded SQLite database."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("LOG_FORMAT", "text")
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_json_report(run) -> None:
+    result = run("report", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["referrals"]["made"] == 4
+    assert report["funnel"]["invited"] == 4
+    assert report["period"]["since"] is None
+
+
+def test_until_includes_the_whole_day(run) -> None:
+    # referrals were attributed on 2026-02-25 (two), 2026-03-04 and 2026-03-11, at noon
+    report = json.loads(run("report", "--json", "--until", "2026-03-04").output)
+    assert report["referrals"]["made"] == 3
+    report = json.loads(run("report", "--json", "--since", "2026-03-05").output)
+    assert report["referrals"]["made"] == 1
+
+
+def test_tables_for_a_terminal(run) -> None:
+    result = run("report")
+    assert result.exit_code == 0, result.output
+    for words in ("Journey (advocates)", "Referrals made", "Conversion rate", "50.0%",
+                  "Rejected: unknown_code", "Top advocates", "CODE1",
+                  "Rewards waiting for approval", "over the monthly cap", "Inbox backlog",
+                  "Other customers retained", "n/a"):
+        assert words in result.output, words
+
+
+def test_bad_period_is_one_line(run) -> None:
+    result = CliRunner().invoke(cli, ["report", "--since", "2026-03-05", "--until", "2026-03-01"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --until is before --since"
+
+
+def test_unmigrated_database_says_what_to_do(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(cli, ["report"])
+    assert result.exit_code == 2
+    assert "run `connector db upgrade` first" in result.output

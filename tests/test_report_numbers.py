@@ -1,0 +1,95 @@
+"""The program's numbers, computed from tables filled directly (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from connector.report.numbers import build_report
+
+
+def report_of(program, **kwargs):
+    with Session(program.engine) as session:
+        return build_report(session, now=program.now, **kwargs)
+
+
+def test_all_time_numbers(program_db) -> None:
+    report = report_of(program_db)
+    assert report["tiers"] == {"champion": 2, "ready": 3, "nurture": 2, "not_ready": 1,
+                               "excluded": 1, "unscored": 1}
+    assert report["funnel"] == {"eligible": 5, "invited": 4, "joined": 3, "referred": 2,
+                                "converted": 1, "rewarded": 1}
+    referrals = report["referrals"]
+    assert referrals["made"] == 4
+    assert referrals["by_status"] == {"converted": 2, "attributed": 1, "cancelled": 1}
+    assert referrals["rejected"] == {"unknown_code": 2, "self_referral": 1}
+    assert referrals["converted"] == 2
+    assert referrals["conversion_rate"] == 0.5
+    assert referrals["active_advocates"] == 2
+    assert report["revenue"]["referral_sourced"] == 2000.5
+    assert report["retention"]["referred_converted"] == 3
+    assert report["retention"]["referred_rate"] == 0.6667
+    assert report["retention"]["others_rate"] is None
+    assert report["rewards"]["granted"] == {"count": 2, "value": {"USD": 75.0}}
+    assert report["rewards"]["pending"] == {"count": 1, "value": {"USD": 50.0}}
+    assert report["rewards"]["blocked"] == {"count": 1, "value": {"USD": 25.0}}
+    [waiting] = report["rewards_pending_approval"]
+    assert (waiting["contact_id"], waiting["amount"], waiting["reason"]) == (
+        "1", 50.0, "over the monthly cap")
+    top = report["top_advocates"]
+    assert [(a["contact_id"], a["referrals"], a["converted"], a["rewards_earned"])
+            for a in top] == [("1", 2, 2, 50.0), ("2", 2, 0, 0.0)]
+    assert top[0]["referral_code"] == "CODE1"
+    assert report["data_quality"] == {"contacts": 2, "issues": {"hs_feedback_last_nps_rating": 2}}
+
+
+def test_weekly_series_fills_empty_weeks(program_db) -> None:
+    weekly = report_of(program_db)["weekly"]
+    assert weekly == [
+        {"week": "2026-02-23", "referrals": 2, "conversions": 0},
+        {"week": "2026-03-02", "referrals": 1, "conversions": 1},
+        {"week": "2026-03-09", "referrals": 1, "conversions": 1},
+    ]
+
+
+def test_period_limits_every_dated_number(program_db) -> None:
+    report = report_of(program_db, since=datetime(2026, 3, 5, tzinfo=UTC))
+    assert report["funnel"]["invited"] == 0
+    assert report["referrals"]["made"] == 1
+    assert report["referrals"]["converted"] == 0
+    assert report["referrals"]["converted_in_period"] == 1
+    assert report["referrals"]["rejected"] == {"unknown_code": 1, "self_referral": 1}
+    assert report["rewards"]["granted"]["count"] == 0
+    assert report["rewards"]["pending"]["count"] == 1
+    # tiers are a snapshot of now, not of the period
+    assert report["tiers"]["champion"] == 2
+    until = report_of(program_db, until=datetime(2026, 3, 1, tzinfo=UTC))
+    assert until["referrals"]["made"] == 2
+    assert until["period"]["until"] == "2026-03-01T00:00:00+00:00"
+
+
+def test_connector_state(program_db) -> None:
+    state = report_of(program_db)["connector"]
+    assert state["inbox"] == {"backlog": 3, "dead": 1}
+    assert state["outbox"] == {"backlog": 1, "dead": 0}
+    assert state["api_last_24h"] == {"calls": 42, "rate_limited": 2}
+    assert state["last_successful_sync"] == "2026-03-18T11:55:00+00:00"
+    assert [p["name"] for p in state["sync"]] == ["full", "incremental"]
+    [dead] = state["dead_events"]
+    assert dead["last_error"] == "TimeoutError: HubSpot did not answer"
+    assert dead["attempts"] == 5
+
+
+def test_empty_database_reports_zeros(sqlite_engine) -> None:
+    with Session(sqlite_engine) as session:
+        report = build_report(session)
+    assert report["referrals"]["made"] == 0
+    assert report["referrals"]["conversion_rate"] is None
+    assert report["weekly"] == []
+    assert report["connector"]["last_successful_sync"] is None
+
+
+def test_report_is_json_ready(program_db) -> None:
+    assert json.loads(json.dumps(report_of(program_db)))["funnel"]["invited"] == 4
