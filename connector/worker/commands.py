@@ -1,16 +1,80 @@
-"""Commands of this part (not built yet)."""
+"""`connector worker` (drain the inbox, flush the outbox) and `connector events list|replay`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
 
 import click
 
+from connector.config import Settings
+from connector.errors import UserError
+from connector.runtime import Runtime
+
+
+def _runtime() -> Runtime:
+    return Runtime(Settings.from_env())
+
 
 @click.command()
-def worker() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+@click.option("--once", is_flag=True, help="Drain what is due, flush the outbox, and exit.")
+@click.option("--with-clock", is_flag=True,
+              help="Also run the clock's scheduled jobs in this process (single-process SQLite).")
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
+@click.option("--lease-seconds", type=click.IntRange(1), default=300, show_default=True,
+              help="How long a claimed event stays with this worker before others may retry it.")
+@click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
+def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
+           max_attempts: int) -> None:
+    """Handle webhook events from the inbox: re-score contacts, apply removals, send writes."""
+    from connector.logs import configure_logging
+    from connector.worker.loop import WorkerOptions, run_worker
+
+    runtime = _runtime()
+    configure_logging(runtime.settings)
+    if with_clock and runtime.on_postgres:
+        click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
+    options = WorkerOptions(batch_size=batch_size, lease=timedelta(seconds=lease_seconds),
+                            max_attempts=max_attempts)
+    run_worker(runtime, once=once, with_clock=with_clock, options=options)
 
 
-@click.command()
+@click.group()
 def events() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+    """Inspect and replay webhook events in the inbox."""
 
+
+@events.command("list")
+@click.option("--status", type=click.Choice(["pending", "processing", "done", "dead"]))
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def list_command(status: str | None, limit: int, as_json: bool) -> None:
+    """The newest events, with status, attempts and last error."""
+    from connector.worker.replay import list_events
+
+    rows = list_events(_runtime().engine, status=status, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no events")
+        return
+    for row in rows:
+        error = f"  {row['last_error']}" if row["last_error"] else ""
+        click.echo(f"{row['id']:>8}  {row['status']:<10} {row['attempts']:>2}x  "
+                   f"{row['subscription_type'] or '-':<28} {row['object_id'] or '-':<12}{error}")
+
+
+@events.command("replay")
+@click.argument("inbox_id", type=int, required=False)
+@click.option("--dead", is_flag=True, help="Replay every dead event.")
+def replay_command(inbox_id: int | None, dead: bool) -> None:
+    """Send one event (its inbox id, from `events list`) or all dead events back to pending."""
+    from connector.worker.replay import replay
+
+    if (inbox_id is None) == (not dead):
+        raise UserError("give an inbox id or --dead (not both)")
+    count = replay(_runtime().engine, event_id=inbox_id, dead=dead)
+    if inbox_id is not None and not count:
+        raise UserError(f"no inbox event {inbox_id} to replay (unknown, or being handled now)")
+    click.echo(f"{count} event(s) back to pending")

@@ -1,0 +1,120 @@
+"""The worker process: drain the inbox, flush the outbox, sleep when idle, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import UserError
+from connector.worker.claims import MAX_ATTEMPTS
+from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker drains: batch size, lease, attempts before dead, idle sleep."""
+
+    batch_size: int = BATCH_SIZE
+    lease: timedelta = LEASE
+    max_attempts: int = MAX_ATTEMPTS
+    idle_sleep_s: float = 1.0
+
+
+def flush_outbox(runtime: Runtime) -> int:
+    """Send pending HubSpot writes and enrollments through the sync part's outbox."""
+    from connector.sync import outbox
+
+    flush = getattr(outbox, "flush_outbox", None)
+    if flush is None:
+        raise UserError("connector.sync.outbox.flush_outbox is not available in this build; "
+                        "the worker cannot send pending writes")
+    try:
+        return int(flush(runtime))
+    except NotImplementedError:
+        raise UserError("connector.sync.outbox.flush_outbox is still a stub; "
+                        "the worker cannot send pending writes") from None
+
+
+def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
+    """Drain what is due, then flush the outbox; return both counts."""
+    summary = drain_inbox(runtime, batch_size=options.batch_size, lease=options.lease,
+                          max_attempts=options.max_attempts)
+    sent = flush_outbox(runtime)
+    if summary.handled or summary.retried or summary.dead or sent:
+        log.info("worker pass: %d handled, %d retried, %d dead, %d contacts re-scored, "
+                 "%d outbox items sent", summary.handled, summary.retried, summary.dead,
+                 summary.rescored, sent)
+    return summary, sent
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT: the current pass finishes, then the worker exits."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        """Handle SIGTERM and SIGINT (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._handle)
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        log.info("worker stopping after the current pass (signal %d)", signum)
+        self.event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep unless stopped; True when stopped."""
+        return self.event.wait(seconds)
+
+
+def _start_clock(runtime: Runtime) -> Any:
+    """The clock's scheduler, running in this process (for single-process SQLite setups)."""
+    try:
+        clock = importlib.import_module("connector.worker.clock")
+    except ImportError:
+        raise UserError("--with-clock: connector.worker.clock is not available") from None
+    build = getattr(clock, "build_scheduler", None)
+    if build is None:
+        raise UserError("--with-clock: connector.worker.clock.build_scheduler is not available")
+    scheduler = build(runtime, blocking=False)
+    scheduler.start()
+    return scheduler
+
+
+def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False,
+               options: WorkerOptions | None = None, stop: StopFlag | None = None) -> None:
+    """Drain and flush until stopped (or once); idle passes sleep `idle_sleep_s`."""
+    options = options or WorkerOptions()
+    if once:
+        work_once(runtime, options)
+        return
+    stop = stop or StopFlag()
+    stop.install()
+    scheduler = _start_clock(runtime) if with_clock else None
+    try:
+        while not stop.event.is_set():
+            try:
+                summary, sent = work_once(runtime, options)
+            except UserError:
+                raise
+            except Exception:  # the database or HubSpot is down: log, wait, try again
+                log.exception("worker pass failed; retrying in %.0f s", options.idle_sleep_s * 5)
+                stop.wait(options.idle_sleep_s * 5)
+                continue
+            if not (summary.handled or summary.retried or summary.dead or sent):
+                stop.wait(options.idle_sleep_s)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
