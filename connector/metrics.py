@@ -7,8 +7,16 @@ from prometheus_client import Counter, Gauge, Histogram
 WEBHOOK_EVENTS = Counter(
     "connector_webhook_events_total", "Webhook events by outcome", ["outcome"]
 )  # outcome: received, stored, duplicate, rejected_signature, rejected_body, ...
-INBOX_BACKLOG = Gauge("connector_inbox_backlog", "Inbox events waiting to be handled")
-DEAD_EVENTS = Gauge("connector_dead_events", "Inbox events that ended dead")
+# read from the database on each scrape; under gunicorn the latest scrape's value wins
+INBOX_BACKLOG = Gauge("connector_inbox_backlog", "Inbox events waiting to be handled",
+                      multiprocess_mode="mostrecent")
+DEAD_EVENTS = Gauge("connector_dead_events", "Inbox events that ended dead",
+                    multiprocess_mode="mostrecent")
+OUTBOX_BACKLOG = Gauge("connector_outbox_backlog", "HubSpot writes and enrollments waiting",
+                       multiprocess_mode="mostrecent")
+LAST_SYNC_SUCCESS = Gauge("connector_last_sync_success_timestamp_seconds",
+                          "When a sync pass last succeeded (Unix time)",
+                          multiprocess_mode="mostrecent")
 HUBSPOT_CALLS = Counter(
     "connector_hubspot_calls_total", "HubSpot API calls", ["endpoint", "status"]
 )
