@@ -1,10 +1,55 @@
-"""Commands of this part (not built yet)."""
+"""`connector install [--dry-run]`: create the group, properties and flows the connector needs."""
+
+from __future__ import annotations
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from connector.config import Settings
+from connector.hubspot.installer import CONFLICT, CREATE, UP_TO_DATE, UPDATE, Installer, Plan
+from connector.runtime import Runtime
+
+STYLES = {CREATE: "green", UPDATE: "yellow", CONFLICT: "bold red", UP_TO_DATE: "dim",
+          "created": "green", "updated": "yellow"}
+
+
+def render(plan: Plan, console: Console, title: str) -> None:
+    """The plan (or what was done) as one table."""
+    table = Table(title=title, title_justify="left")
+    for column in ("what", "name", "action", "detail"):
+        table.add_column(column)
+    for step in plan.steps:
+        style = STYLES.get(step.action, "")
+        table.add_row(step.kind, step.name, f"[{style}]{step.action}[/]" if style else step.action,
+                      step.detail)
+    console.print(table)
 
 
 @click.command()
-def install() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
-
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing in HubSpot.")
+@click.pass_context
+def install(ctx: click.Context, dry_run: bool) -> None:
+    """Create the property group, the properties and the program's workflows in HubSpot."""
+    runtime = Runtime(Settings.from_env())
+    program = runtime.program if runtime.settings.program_path.exists() else None
+    installer = Installer(runtime.gateway, runtime.property_schema, program)
+    plan = installer.plan()
+    console = Console(highlight=False)
+    conflicts = plan.conflicts
+    if dry_run:
+        render(plan, console, "Install plan (dry run: nothing is written)")
+        console.print(f"{len(plan.changes)} change(s) planned, {len(conflicts)} conflict(s).")
+    elif not plan.changes:
+        render(plan, console, "Install")
+        if not conflicts:
+            console.print("Everything is up to date; nothing to change.")
+    else:
+        changes = len(plan.changes)
+        plan.apply()
+        render(plan, console, "Install")
+        console.print(f"{changes} change(s) made.")
+    if conflicts:
+        console.print(f"[bold red]{len(conflicts)} conflict(s) to resolve[/]: "
+                      + ", ".join(s.name for s in conflicts))
+        ctx.exit(1)
