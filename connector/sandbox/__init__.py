@@ -1,1 +1,1 @@
-"""sandbox."""
+"""A local HubSpot: the endpoints, shapes, limits and webhooks the connector relies on."""

@@ -1,0 +1,250 @@
+"""Contacts: basic, batch, search, GDPR delete and merge (HubSpot's CRM objects API v3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from connector.sandbox.errors import HubSpotError, batch_error, not_found, validation
+from connector.sandbox.portal import ContactVersion
+from connector.sandbox.search import run_search
+from connector.sandbox.state import state
+from connector.sandbox.values import iso_ms, now_ms
+
+bp = Blueprint("sandbox_contacts", __name__, url_prefix="/crm/v3/objects/contacts")
+
+API = "INTEGRATION"  # changeSource of writes made by an app through the API
+MAX_BATCH = 100  # batch read/create/update/archive take at most 100 inputs
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise validation("Invalid input JSON: expected an object")
+    return body
+
+
+def _names() -> list[str] | None:
+    raw = [p for value in request.args.getlist("properties") for p in value.split(",") if p]
+    return raw or None
+
+
+def _lookup(id_value: str, id_property: str | None) -> ContactVersion | None:
+    portal = state().portal
+    if id_property and id_property != "hs_object_id":
+        return portal.find_by(id_property, id_value)
+    return portal.get_contact(id_value)
+
+
+def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        raise validation("`inputs` must be a list")
+    if len(inputs) > MAX_BATCH:
+        raise validation(f"Too many inputs: {len(inputs)}; a batch takes at most {MAX_BATCH}",
+                         context={"maxInputs": [str(MAX_BATCH)]})
+    return inputs
+
+
+def _batch_answer(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: int,
+                  ok_status: int) -> tuple[dict[str, Any], int]:
+    answer: dict[str, Any] = {"status": "COMPLETE", "results": results,
+                              "startedAt": iso_ms(started), "completedAt": iso_ms(now_ms())}
+    if errors:
+        answer["errors"] = errors
+        answer["numErrors"] = len(errors)
+        return answer, 207
+    return answer, ok_status
+
+
+@bp.get("")
+def list_contacts() -> Any:
+    """A page of contacts in id order; `after` is the last id seen."""
+    limit = min(max(int(request.args.get("limit", 10)), 1), 100)
+    after = int(request.args.get("after") or 0)
+    archived = request.args.get("archived", "false").lower() == "true"
+    portal = state().portal
+    with portal.lock:
+        chosen = [c for c in portal.contacts.values() if c.archived == archived and c.id > after]
+    chosen.sort(key=lambda c: c.id)
+    page = chosen[:limit]
+    answer: dict[str, Any] = {"results": [c.to_json(_names()) for c in page]}
+    if len(chosen) > limit:
+        answer["paging"] = {"next": {"after": str(page[-1].id)}}
+    return answer
+
+
+@bp.get("/<contact_id>")
+def get_contact(contact_id: str) -> Any:
+    """One contact by id or by `idProperty` (e.g. email); 404 when unknown."""
+    archived = request.args.get("archived", "false").lower() == "true"
+    id_property = request.args.get("idProperty")
+    if archived and not id_property:
+        found = state().portal.get_contact(contact_id, archived=True)
+    else:
+        found = _lookup(contact_id, id_property)
+    if found is None:
+        raise not_found()
+    return found.to_json(_names())
+
+
+@bp.post("")
+def create_contact() -> Any:
+    """Create one contact: 201, or 409 when the email exists."""
+    body = _body()
+    created = state().portal.create_contact(body.get("properties") or {}, source=API)
+    state().stats.add_writes(1)
+    return created.to_json(list(created.properties)), 201
+
+
+@bp.patch("/<contact_id>")
+def update_contact(contact_id: str) -> Any:
+    """Update one contact's properties."""
+    body = _body()
+    values = body.get("properties") or {}
+    portal = state().portal
+    with portal.lock:
+        found = _lookup(contact_id, request.args.get("idProperty"))
+        if found is None:
+            raise not_found()
+        updated = portal.update_contact(found.id, values, source=API)
+    state().stats.add_writes(1)
+    return updated.to_json(list(values))
+
+
+@bp.delete("/<contact_id>")
+def archive_contact(contact_id: str) -> Any:
+    """Archive one contact: 204 (also for an unknown id, as HubSpot does)."""
+    try:
+        state().portal.archive_contact(contact_id, source=API)
+    except HubSpotError as exc:
+        if exc.status != 404:
+            raise
+    return Response(status=204)
+
+
+@bp.post("/batch/read")
+def batch_read() -> Any:
+    """Read up to 100 contacts; unknown ids come back as a 207 error."""
+    started = now_ms()
+    body = _body()
+    inputs = _inputs(body)
+    names = body.get("properties") or None
+    id_property = body.get("idProperty")
+    results, missing, seen = [], [], set()
+    for item in inputs:
+        key = str(item.get("id", ""))
+        if key in seen:
+            continue
+        seen.add(key)
+        found = _lookup(key, id_property)
+        if found is None:
+            missing.append(key)
+        else:
+            results.append(found.to_json(names))
+    errors = [batch_error("OBJECT_NOT_FOUND", "Could not get some CONTACT objects, they may "
+                          "be deleted or not exist. Check that ids are valid.",
+                          {"ids": missing})] if missing else []
+    return _batch_answer(results, errors, started, 200)
+
+
+@bp.post("/batch/create")
+def batch_create() -> Any:
+    """Create up to 100 contacts; a record that fails (e.g. duplicate email) is a 207 error."""
+    started = now_ms()
+    inputs = _inputs(_body())
+    portal = state().portal
+    results, errors = [], []
+    with portal.lock:
+        for item in inputs:
+            portal.validate(item.get("properties") or {})
+        for item in inputs:
+            try:
+                created = portal.create_contact(item.get("properties") or {}, source=API)
+            except HubSpotError as exc:
+                errors.append(batch_error(exc.category, exc.message, {}))
+                continue
+            results.append(created.to_json(list(created.properties)))
+    state().stats.add_writes(len(results))
+    return _batch_answer(results, errors, started, 201)
+
+
+@bp.post("/batch/update")
+def batch_update() -> Any:
+    """Update up to 100 contacts; unknown ids and unique conflicts are 207 errors.
+
+    Unknown properties and invalid values fail the whole batch with 400, duplicate ids too
+    ("Duplicate IDs found in batch input").
+    """
+    started = now_ms()
+    inputs = _inputs(_body())
+    ids = [str(item.get("id", "")) for item in inputs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise validation(f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique")
+    portal = state().portal
+    results, errors, missing = [], [], []
+    with portal.lock:
+        for item in inputs:
+            portal.validate(item.get("properties") or {})
+        for item in inputs:
+            values = item.get("properties") or {}
+            found = _lookup(str(item.get("id", "")), item.get("idProperty"))
+            if found is None:
+                missing.append(str(item.get("id", "")))
+                continue
+            try:
+                updated = portal.update_contact(found.id, values, source=API)
+            except HubSpotError as exc:
+                errors.append(batch_error(exc.category, exc.message, {"ids": [str(found.id)]}))
+                continue
+            results.append(updated.to_json(list(values)))
+    if missing:
+        errors.append(batch_error("OBJECT_NOT_FOUND", "Could not update some CONTACT objects, "
+                                  "they may be deleted or not exist.", {"ids": missing}))
+    state().stats.add_writes(len(results))
+    return _batch_answer(results, errors, started, 200)
+
+
+@bp.post("/batch/archive")
+def batch_archive() -> Any:
+    """Archive up to 100 contacts: 204."""
+    for item in _inputs(_body()):
+        try:
+            state().portal.archive_contact(str(item.get("id", "")), source=API)
+        except HubSpotError as exc:
+            if exc.status != 404:
+                raise
+    return Response(status=204)
+
+
+@bp.post("/search")
+def search() -> Any:
+    """Search contacts as the (lagging) search index sees them."""
+    current = state()
+    portal = current.portal
+    view = portal.search_view()
+    with portal.lock:
+        definitions = dict(portal.properties)
+    return run_search(_body(), view, definitions, current.search_cache)
+
+
+@bp.post("/gdpr-delete")
+def gdpr_delete() -> Any:
+    """Permanently delete a contact by id or email: 204, or 404."""
+    body = _body()
+    found = _lookup(str(body.get("objectId", "")), body.get("idProperty"))
+    if found is None:
+        raise not_found()
+    state().portal.gdpr_delete(found.id, source=API)
+    return Response(status=204)
+
+
+@bp.post("/merge")
+def merge() -> Any:
+    """Merge `objectIdToMerge` into `primaryObjectId`; answers the merged contact."""
+    body = _body()
+    merged = state().portal.merge(str(body.get("primaryObjectId", "")),
+                                  str(body.get("objectIdToMerge", "")), source=API)
+    return merged.to_json(None)

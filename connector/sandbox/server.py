@@ -1,0 +1,175 @@
+"""The sandbox app and server: `create_sandbox_app(config)`, `run_in_thread(config)`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from connector.sandbox import api_automation, api_contacts, api_control, api_properties
+from connector.sandbox.errors import HubSpotError, error_body
+from connector.sandbox.limits import Limits
+from connector.sandbox.portal import DEFAULT_SUBSCRIBED, Portal, PortalOptions
+from connector.sandbox.seed import generate_contacts
+from connector.sandbox.state import SandboxState, state
+from connector.sandbox.webhooks import DeliverySettings, WebhookSender
+
+log = logging.getLogger(__name__)
+
+SEARCH_PATH = "/crm/v3/objects/contacts/search"
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a sandbox portal can be set up with; defaults suit `connector demo`."""
+
+    port: int = 0  # 0 picks a free port
+    host: str = "127.0.0.1"
+    contacts: int = 500
+    seed: int = 7
+    now: datetime | None = None  # the seed's "today"; None = today (UTC midnight)
+    access_token: str = "sandbox-token"  # noqa: S105 - the sandbox's well-known demo token
+    client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's well-known demo secret
+    webhook_url: str | None = None
+    rate_limit_per_10s: int = 100
+    search_rate_per_s: float = 5.0  # HubSpot's documented search limit
+    daily_limit: int = 250_000  # Free/Starter private apps
+    search_lag_s: float = 0.0
+    subscribed_properties: list[str] = field(default_factory=lambda: list(DEFAULT_SUBSCRIBED))
+    webhook_batch_size: int = 100
+    webhook_interval_s: float = 0.2
+    webhook_timeout_s: float = 5.0
+    webhook_max_attempts: int = 5
+    webhook_retry_base_s: float = 0.5
+    portal_id: int = 62515
+    app_id: int = 1160452
+
+
+def create_sandbox_app(config: SandboxConfig) -> Flask:
+    """A Flask app serving one seeded in-memory portal (the webhook sender is not started)."""
+    sender = None
+    if config.webhook_url:
+        sender = WebhookSender(DeliverySettings(
+            url=config.webhook_url, client_secret=config.client_secret,
+            batch_size=config.webhook_batch_size, interval_s=config.webhook_interval_s,
+            timeout_s=config.webhook_timeout_s, max_attempts=config.webhook_max_attempts,
+            retry_base_s=config.webhook_retry_base_s))
+    portal = Portal(PortalOptions(portal_id=config.portal_id, app_id=config.app_id,
+                                  search_lag_s=config.search_lag_s,
+                                  subscribed_properties=list(config.subscribed_properties)),
+                    event_sink=sender.enqueue if sender else None)
+    portal.seed(generate_contacts(config.contacts, config.seed, config.now))
+    limits = Limits(config.rate_limit_per_10s, config.search_rate_per_s, config.daily_limit,
+                    seed=config.seed)
+    app = Flask("connector.sandbox")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["sandbox"] = SandboxState(portal, limits, config.access_token,
+                                             webhooks=sender)
+    for module in (api_properties, api_contacts, api_automation, api_control):
+        app.register_blueprint(module.bp)
+    app.before_request(_guard)
+    app.after_request(_count)
+    app.register_error_handler(HubSpotError, _hubspot_error)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _guard() -> Response | None:
+    if request.path.startswith("/_sandbox"):
+        return None
+    current = state()
+    g.sandbox_api = True
+    if request.headers.get("Authorization", "") != f"Bearer {current.access_token}":
+        return _json(error_body(
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 "
+            "authentication and you can find more details at "
+            "https://developers.hubspot.com/docs/methods/auth/oauth-overview"), 401)
+    verdict = current.limits.admit(request.path == SEARCH_PATH)
+    g.rate_headers = verdict.headers
+    if verdict.refusal is not None:
+        return _json(verdict.refusal, 429)
+    latency = current.limits.faults.latency_ms
+    if latency:
+        time.sleep(latency / 1000)
+    if current.limits.fail_now():
+        # HubSpot documents 5xx answers but not their body; the usual error shape is used
+        return _json(error_body("SERVICE_UNAVAILABLE", "Service unavailable (sandbox fault)"),
+                     503)
+    return None
+
+
+def _count(response: Response) -> Response:
+    if g.get("sandbox_api"):
+        rule = request.url_rule.rule if request.url_rule is not None else request.path
+        state().stats.count(f"{request.method} {rule}", response.status_code)
+        for name, value in (g.get("rate_headers") or {}).items():
+            response.headers[name] = value
+    return response
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _hubspot_error(exc: HubSpotError) -> Response:
+    return _json(exc.body(), exc.status)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    category = {404: "OBJECT_NOT_FOUND", 405: "VALIDATION_ERROR"}.get(exc.code or 500, "ERROR")
+    return _json(error_body(category, exc.description or exc.name), exc.code or 500)
+
+
+@dataclass
+class SandboxHandle:
+    """A running sandbox: its URL, its portal (for assertions and direct edits), and stop()."""
+
+    url: str
+    app: Flask
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def portal(self) -> Portal:
+        """The in-memory portal behind the server."""
+        return self._state.portal
+
+    @property
+    def _state(self) -> SandboxState:
+        found = self.app.extensions["sandbox"]
+        assert isinstance(found, SandboxState)
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        """The same counters as GET /_sandbox/stats."""
+        return {**self._state.stats.snapshot(), "webhooks": self._state.webhook_counters()}
+
+    def stop(self) -> None:
+        """Stop the webhook sender and the HTTP server."""
+        if self._state.webhooks is not None:
+            self._state.webhooks.stop()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def run_in_thread(config: SandboxConfig) -> SandboxHandle:
+    """Start a sandbox on loopback in background threads (threaded werkzeug server)."""
+    app = create_sandbox_app(config)
+    server = make_server(config.host, config.port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    thread.start()
+    sandbox = app.extensions["sandbox"]
+    if sandbox.webhooks is not None:
+        sandbox.webhooks.start()
+    return SandboxHandle(f"http://{config.host}:{server.server_port}", app, server, thread)
