@@ -226,3 +226,15 @@ def test_run_worker_loop_stops_when_asked(runtime, fake_rescore, monkeypatch):
     put(runtime, contact_event(1))
     loop.run_worker(runtime, options=loop.WorkerOptions(idle_sleep_s=0.01), stop=stop)
     assert len(passes) == 3 and fake_rescore.calls == [["1"]]
+
+
+def test_contacts_the_rescore_reports_failed_are_retried(worker_runtime, monkeypatch):
+    def partly(runtime, contact_ids, *, reason):
+        return rescore.RescoreSummary(read=len(contact_ids), failed=["2"])
+
+    monkeypatch.setattr(rescore, "rescore_contacts", partly)
+    put(worker_runtime, contact_event(1), contact_event(2))
+    summary = drain_inbox(worker_runtime)
+    assert (summary.handled, summary.retried) == (1, 1)
+    assert statuses(worker_runtime) == {"1": "done", "2": "pending"}
+    assert "contacts 2" in list_events(worker_runtime.engine, status="pending")[0]["last_error"]

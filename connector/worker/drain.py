@@ -99,15 +99,22 @@ def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
         return
     try:
         # the contact is re-read from HubSpot there: events are hints, never trusted values
-        rescore.rescore_contacts(runtime, contact_ids, reason="webhook")
+        result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook")
     except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
         _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
         return
+    # contacts the re-score could not process (it committed the others): their events retry
+    failed_contacts = [c for c in getattr(result, "failed", []) if c in plan.rescore]
+    retry = sorted({i for c in failed_contacts for i in plan.rescore[c]})
+    if retry:
+        error = RuntimeError(f"re-score failed for contacts {', '.join(failed_contacts[:10])}")
+        _fail(runtime, [events[i] for i in retry], error, summary, max_attempts)
+    done = [i for i in event_ids if i not in retry]
     # rescore_contacts has committed its effects; a crash here re-runs an idempotent re-score
     with runtime.engine.begin() as conn:
-        mark_done(conn, event_ids, utcnow())
-    summary.rescored += len(contact_ids)
-    summary.handled += len(event_ids)
+        mark_done(conn, done, utcnow())
+    summary.rescored += len(contact_ids) - len(failed_contacts)
+    summary.handled += len(done)
 
 
 def drain_batch(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timedelta = LEASE,
