@@ -1,0 +1,121 @@
+"""One page of contacts: score, run the program, write the diff, commit; shared by every pass.
+
+A page is one transaction: the contact states, the program's rows, the audit log, the
+`written` values of the contacts HubSpot accepted and the pass's checkpoint commit together,
+so a crash repeats at most the page in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from connector import metrics
+from connector.db.models import AuditLog, ContactState
+from connector.hubspot.gateway import Contact, UpdateResult
+from connector.program import hooks
+from connector.scoring.engine import score_contact
+from connector.sync.states import load_states
+from connector.sync.summary import SyncSummary
+from connector.sync.writeback import Changes, after_write, diff, readiness_properties
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+Checkpoint = Callable[[Session], None]
+
+
+@dataclass
+class PlannedWrite:
+    """The values one contact should get, and the state that remembers what was written."""
+
+    state: ContactState
+    changes: Changes
+
+
+def read_properties(runtime: Runtime) -> list[str]:
+    """What to read on every contact: the mapping's signals plus what the program needs."""
+    # the connector's own properties are not read back: the diff is against `state.written`
+    return list(dict.fromkeys([*runtime.mapping.properties, *hooks.required_properties(runtime)]))
+
+
+def plan_page(
+    session: Session, runtime: Runtime, contacts: Sequence[Contact], now: datetime,
+    summary: SyncSummary,
+) -> dict[str, PlannedWrite]:
+    """Score each contact, let the program act, and return the diffs to write by contact id."""
+    states = load_states(session, [c.id for c in contacts])
+    schema = runtime.property_schema
+    plan: dict[str, PlannedWrite] = {}
+    for contact in contacts:
+        readiness = score_contact(contact.properties, runtime.mapping, now)
+        summary.count_score(readiness)
+        state = states[contact.id]
+        if state.score != readiness.score:
+            state.scored_at = now
+        state.score, state.tier, state.reasons = readiness.score, readiness.tier, readiness.reasons
+        state.data_quality_issues = readiness.data_quality_issues or None
+        state.hubspot_updated_at = contact.updated_at
+        extras = hooks.on_contact(session, runtime, contact, readiness, state, now)
+        written = state.written or {}
+        changes = diff(written, {**readiness_properties(schema, readiness, written, now),
+                                 **extras})
+        if changes:
+            plan[contact.id] = PlannedWrite(state, changes)
+    summary.changed += len(plan)
+    return plan
+
+
+def apply_writes(
+    session: Session, runtime: Runtime, plan: dict[str, PlannedWrite], *, reason: str,
+    summary: SyncSummary,
+) -> UpdateResult:
+    """Send the diffs in batch updates; remember and audit what HubSpot accepted."""
+    if not plan:
+        return UpdateResult()
+    result = runtime.gateway.update_contacts(
+        {cid: {name: after for name, (_before, after) in p.changes.items()}
+         for cid, p in plan.items()})
+    for contact_id in result.updated:
+        planned = plan.get(contact_id)
+        if planned is None:
+            continue
+        planned.state.written = after_write(planned.state.written or {}, planned.changes)
+        session.add(AuditLog(contact_id=contact_id, action="write", changes=planned.changes,
+                             reason=reason))
+        summary.written += 1
+        summary.written_ids.add(contact_id)
+        summary.properties_written += len(planned.changes)
+        metrics.PROPERTIES_WRITTEN.inc(len(planned.changes))
+    # a refused contact keeps its old `written`, so the next pass tries it again
+    summary.failed += len(result.errors)
+    summary.failed_ids.extend(result.errors)
+    return result
+
+
+def process_page(
+    runtime: Runtime, contacts: Sequence[Contact], *, now: datetime, reason: str,
+    summary: SyncSummary, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+) -> None:
+    """Score, run the program and write back one page in one transaction (none on a dry run)."""
+    summary.pages += 1
+    summary.read += len(contacts)
+    with runtime.sessions() as session:
+        try:
+            plan = plan_page(session, runtime, contacts, now, summary)
+            if dry_run:
+                for contact_id, planned in plan.items():
+                    summary.keep_sample(contact_id, planned.changes)
+                session.rollback()
+                return
+            apply_writes(session, runtime, plan, reason=reason, summary=summary)
+            if checkpoint is not None:
+                checkpoint(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
