@@ -32,7 +32,7 @@ def sandbox(port: int, contacts: int, seed: int, access_token: str, client_secre
         port=port, contacts=contacts, seed=seed, access_token=access_token,
         client_secret=client_secret, webhook_url=webhook_url,
         rate_limit_per_10s=rate_limit_per_10s, search_rate_per_s=search_rate_per_s,
-        search_lag_s=search_lag_s)
+        search_lag_s=search_lag_s, log_requests=True)
     handle = run_in_thread(config)
     click.echo(f"sandbox HubSpot at {handle.url} ({contacts} contacts, seed {seed}); "
                "Ctrl-C to stop")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.sandbox import api_automation, api_contacts, api_control, api_properties
 from connector.sandbox.errors import HubSpotError, error_body
@@ -50,6 +50,7 @@ class SandboxConfig:
     webhook_retry_base_s: float = 0.5
     portal_id: int = 62515
     app_id: int = 1160452
+    log_requests: bool = False  # one access-log line per request (the CLI turns it on)
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -163,11 +164,19 @@ class SandboxHandle:
         self.thread.join(timeout=5)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 def run_in_thread(config: SandboxConfig) -> SandboxHandle:
     """Start a sandbox on loopback in background threads (threaded werkzeug server)."""
     app = create_sandbox_app(config)
-    server = make_server(config.host, config.port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
+    handler = WSGIRequestHandler if config.log_requests else _QuietHandler
+    server = make_server(config.host, config.port, app, threaded=True, request_handler=handler)
+    # A short poll interval lets stop() return quickly (tests start many sandboxes)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="sandbox-http", daemon=True)
     thread.start()
     sandbox = app.extensions["sandbox"]
     if sandbox.webhooks is not None:
