@@ -71,11 +71,12 @@ class SyncSummary:
 
     def lines(self) -> list[str]:
         """The closing summary in words, one fact per line."""
-        verb = "would write" if self.dry_run else "written"
+        wrote = (f"{self.changed} would be written" if self.dry_run
+                 else f"{self.written} written ({self.properties_written} values)")
         out = [
             f"{self.mode} sync{' (dry run)' if self.dry_run else ''}: "
             f"{self.read} contacts read in {self.pages} pages, {self.scored} scored, "
-            f"{self.changed} changed, {self.written} {verb}"
+            f"{self.changed} changed, {wrote}"
             + (f", {self.failed} failed (retried next run)" if self.failed else ""),
         ]
         if self.excluded:

@@ -1,0 +1,59 @@
+"""The clock process: APScheduler runs the incremental pass every few minutes and a daily full one.
+
+Each job takes its pass's lock first (connector/worker/locks.py), so a second clock, or a
+pass still running, makes the next one skip with a log line instead of doubling the work.
+The scheduler is only built here and started by `connector clock`, never in the web process.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from connector.worker.locks import pass_lock
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+    from connector.sync.summary import SyncSummary
+
+log = logging.getLogger(__name__)
+
+FULL_SYNC_HOUR_UTC = 3  # the daily full pass, at a quiet hour for most portals
+MISFIRE_GRACE_S = 300
+
+
+def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
+    """Run one sync pass under its lock; None when another holder has it or the pass failed."""
+    from connector.sync.passes import run_sync
+
+    with pass_lock(runtime.engine, f"sync:{name}") as held:
+        if not held:
+            log.info("%s sync skipped: another clock or run holds its lock", name)
+            return None
+        try:
+            summary = run_sync(runtime, full=name == "full")
+        except Exception:
+            # logged with the traceback; the scheduler stays alive for the next run
+            log.exception("%s sync failed", name)
+            return None
+    for line in summary.lines():
+        log.info("%s", line)
+    return summary
+
+
+def build_scheduler(runtime: Runtime, blocking: bool = True) -> BaseScheduler:
+    """The clock's scheduler with its two jobs (not started)."""
+    scheduler: BaseScheduler = (BlockingScheduler(timezone=UTC) if blocking
+                                else BackgroundScheduler(timezone=UTC))
+    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
+    scheduler.add_job(run_pass, "interval", args=[runtime, "incremental"],
+                      minutes=runtime.settings.sync_interval_minutes, id="sync-incremental",
+                      next_run_time=datetime.now(UTC), **common)
+    scheduler.add_job(run_pass, "cron", args=[runtime, "full"], hour=FULL_SYNC_HOUR_UTC,
+                      minute=0, id="sync-full", **common)
+    return scheduler
