@@ -1,10 +1,99 @@
-"""Commands of this part (not built yet)."""
+"""`connector rewards list|approve|reject`: the rewards that wait for a person."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import UTC, datetime
 
 import click
+from sqlalchemy import select
+
+from connector.config import Settings
+from connector.db.models import RewardLedger
+from connector.db.session import transaction
+from connector.errors import UserError
+from connector.program.announce import announce_reward
+from connector.program.counters import number_text
+from connector.program.rewards import RewardDecisionError, decide_pending
+from connector.runtime import Runtime
+
+STATUSES = ("granted", "pending_approval", "blocked", "held", "payable", "cancelled", "rejected")
 
 
-@click.command()
+def build_runtime() -> Runtime:
+    """The runtime of a command, from the environment (tests replace it by monkeypatch)."""
+    return Runtime(Settings.from_env())
+
+
+def reward_row(ledger: RewardLedger) -> dict[str, object]:
+    """One reward as the CLI prints it (no email, no personal data besides the contact id)."""
+    return {
+        "id": ledger.id, "referral_id": ledger.referral_id, "role": ledger.role,
+        "contact_id": ledger.contact_id, "amount": number_text(ledger.amount),
+        "unit": ledger.unit, "label": ledger.label, "status": ledger.status,
+        "reason": ledger.reason,
+        "created_at": ledger.created_at.isoformat() if ledger.created_at else None,
+        "decided_by": ledger.decided_by,
+    }
+
+
+@click.group()
 def rewards() -> None:
-    """Not built yet."""
-    raise click.ClickException("not built yet")
+    """List the program's rewards; approve or reject those waiting for a person."""
 
+
+@rewards.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only rewards in this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def list_rewards(status: str | None, as_json: bool) -> None:
+    """List rewards, newest first."""
+    runtime = build_runtime()
+    with transaction(runtime.sessions) as session:
+        query = select(RewardLedger).order_by(RewardLedger.id.desc())
+        if status:
+            query = query.where(RewardLedger.status == status)
+        rows = [reward_row(r) for r in session.scalars(query)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no rewards")
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>6}  {row['status']:<16} {row['role']:<8} "
+                   f"contact {row['contact_id']:<12} {row['amount']} {row['unit']}  "
+                   f"{row['reason'] or ''}".rstrip())
+
+
+def _decide(reward_id: int, *, approve: bool, reason: str | None) -> RewardLedger:
+    runtime = build_runtime()
+    runtime.program  # noqa: B018 - validate the program file before touching the ledger
+    by = f"cli:{getpass.getuser()}"
+    try:
+        with transaction(runtime.sessions) as session:
+            ledger = decide_pending(session, reward_id, approve=approve, by=by, reason=reason,
+                                    now=datetime.now(UTC))
+            if approve:  # enrollment and counters through the outbox, in this transaction
+                announce_reward(session, runtime, ledger)
+    except RewardDecisionError as exc:
+        raise UserError(str(exc)) from None
+    return ledger
+
+
+@rewards.command()
+@click.argument("reward_id", type=int)
+def approve(reward_id: int) -> None:
+    """Grant a reward that waits for approval (or was blocked by a cap)."""
+    ledger = _decide(reward_id, approve=True, reason=None)
+    click.echo(f"reward {ledger.id} granted: {number_text(ledger.amount)} {ledger.unit} "
+               f"to contact {ledger.contact_id}")
+
+
+@rewards.command()
+@click.argument("reward_id", type=int)
+@click.option("--reason", default=None, help="Why it is rejected (kept in the ledger).")
+def reject(reward_id: int, reason: str | None) -> None:
+    """Reject a reward that waits for approval; it is never granted."""
+    ledger = _decide(reward_id, approve=False, reason=reason or "rejected by a person")
+    click.echo(f"reward {ledger.id} rejected")

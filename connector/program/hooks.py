@@ -1,4 +1,4 @@
-"""CONTRACT STUB (the referral program replaces this): what sync and worker call per contact."""
+"""What the sync and the webhook worker call for every contact they process."""
 
 from __future__ import annotations
 
@@ -7,16 +7,29 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from connector.program.announce import announce_conversion, announce_referral, own_properties
+from connector.program.attribution import attribute, claim_of
+from connector.program.counters import counters_for
+from connector.program.dates import aware
+from connector.program.journey import can_invite, invite, remind, reminder_due, stop_asking
+from connector.program.removal import remove_contact
+from connector.program.rewards import OPEN, convert, lock_referral
+
 if TYPE_CHECKING:
     from connector.db.models import ContactState
     from connector.hubspot.gateway import Contact
     from connector.runtime import Runtime
     from connector.scoring.model import ReadinessScore
 
+# HubSpot's own contact properties the program reads
+OWN_PROPERTIES = ["email", "createdate", "lifecyclestage", "hs_lifecyclestage_customer_date",
+                  "hs_email_optout"]
+TRUE_VALUES = ("true", "1", "yes")
+
 
 def required_properties(runtime: Runtime) -> list[str]:
     """HubSpot properties the program needs read on every contact (besides the mapping's)."""
-    return []
+    return [*OWN_PROPERTIES, runtime.property_schema.name("referred_by_code")]
 
 
 def on_contact(
@@ -26,9 +39,44 @@ def on_contact(
     """Advance the contact's journey; return properties (HubSpot names) to write on it.
 
     May add referrals, ledger rows and outbox items to `session`; the caller commits them
-    with the write-back of this contact.
+    with the write-back of this contact. Running it again on the same facts changes nothing.
     """
-    return {}
+    program = runtime.program
+    now = aware(now) or now
+    props = contact.properties
+    email = (props.get("email") or "").strip() or None
+    opted_out = str(props.get("hs_email_optout") or "").strip().lower() in TRUE_VALUES
+    claim = claim_of(contact, runtime.property_schema.name("referred_by_code"))
+
+    referral, is_new = attribute(session, program, claim, now)
+    if is_new and referral is not None:
+        state.email = email
+        announce_referral(session, runtime, referral, now)
+    if (referral is not None and referral.status in OPEN
+            and claim.stage == program.conversion_stage):
+        locked = lock_referral(session, contact.id)
+        if locked is not None:
+            rewards = convert(session, program, locked, converted_at=claim.customer_at or now,
+                              now=now)
+            if locked.status == "converted" and rewards:
+                state.email = email or state.email
+                announce_conversion(session, runtime, locked, rewards, friend_email=email)
+
+    counters = counters_for(session, contact.id)
+    friend_waiting = referral is not None and referral.status in OPEN
+    if readiness.tier == "excluded" or opted_out:
+        if state.invited_at is not None:
+            stop_asking(session, contact.id)
+    elif not friend_waiting and can_invite(program, state, readiness.tier, email=email,
+                                           opted_out=opted_out, counters=counters, now=now):
+        assert email is not None
+        invite(session, program, state, email=email, now=now)
+    elif state.invited_at is not None and reminder_due(program, state, counters=counters,
+                                                       now=now):
+        remind(session, program, state, email=email, now=now)
+    if state.invited_at is not None and email:
+        state.email = email  # kept fresh for api-mode enrollment and self-referral checks
+    return own_properties(session, runtime, state, tier=readiness.tier, opted_out=opted_out)
 
 
 def on_contact_removed(
@@ -36,3 +84,6 @@ def on_contact_removed(
     now: datetime,
 ) -> None:
     """A contact was deleted, merged away (`merged_into` the survivor) or privacy-deleted."""
+    remove_contact(session, runtime, contact_id, kind=kind, merged_into=merged_into,
+                   now=aware(now) or now)
+

@@ -1,0 +1,124 @@
+"""Telling HubSpot what the program decided: the contact's own properties, and outbox items
+for the other contacts a decision touches (the advocate when a friend signs up or converts,
+a reward's recipient when a person approves it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.db.models import ContactState, Referral, RewardLedger
+from connector.program.counters import counter_properties, counters_for, number_text
+from connector.program.dates import aware, hubspot_time
+from connector.program.enrollment import (
+    enqueue_enrollment,
+    enroll_other_contact,
+    trigger_properties,
+)
+from connector.program.journey import journey_status
+from connector.runtime import Runtime
+from connector.sync.outbox import enqueue
+
+
+def standing_properties(session: Session, runtime: Runtime, state: ContactState,
+                        *, tier: str | None = None,
+                        opted_out: bool | None = None) -> dict[str, str]:
+    """Counters and referral status of a contact, its journey state updated on the way."""
+    schema = runtime.property_schema
+    counters = counters_for(session, state.contact_id)
+    if opted_out is None:
+        opted_out = state.journey_state == "opted_out"
+    state.journey_state = journey_status(state, counters, tier=tier or state.tier or "",
+                                         opted_out=opted_out)
+    props: dict[str, str] = {}
+    if state.referral_code or counters.made:
+        props.update(counter_properties(schema, counters))
+    elif counters.earned:
+        props[schema.name("referral_rewards_earned")] = number_text(counters.earned)
+    if state.journey_state != "none":
+        props[schema.name("referral_status")] = state.journey_state
+    return props
+
+
+def own_properties(session: Session, runtime: Runtime, state: ContactState, *, tier: str,
+                   opted_out: bool) -> dict[str, str]:
+    """Everything the program wants on the contact being processed (the sync writes the diff).
+
+    Only triggers this contact's own steps caused are returned: triggers caused by others
+    travel in outbox items, so two writers never move one trigger back and forth.
+    """
+    program, schema = runtime.program, runtime.property_schema
+    props = standing_properties(session, runtime, state, tier=tier, opted_out=opted_out)
+    if state.referral_code:
+        props[schema.name("referral_code")] = state.referral_code
+        props[schema.name("referral_link")] = program.link(state.referral_code)
+    invited_at = aware(state.invited_at)
+    if invited_at is not None:
+        props[schema.name("referral_invited_at")] = hubspot_time(invited_at)
+        props.update(trigger_properties(program, "invitation", invited_at))
+    reminded_at = aware(state.reminded_at)
+    if reminded_at is not None:
+        props.update(trigger_properties(program, "reminder", reminded_at))
+    friend_reward = session.scalar(
+        select(RewardLedger).where(RewardLedger.contact_id == state.contact_id,
+                                   RewardLedger.role == "friend",
+                                   RewardLedger.status == "granted")
+        .order_by(RewardLedger.id.desc()).limit(1))
+    rewarded_at = aware(friend_reward.decided_at) if friend_reward is not None else None
+    if rewarded_at is not None:
+        props.update(trigger_properties(program, "reward_friend", rewarded_at))
+    return props
+
+
+def advocate_state(session: Session, contact_id: str) -> ContactState:
+    """The advocate's state row (created when a merge or a test left none)."""
+    state = session.get(ContactState, contact_id)
+    if state is None:
+        state = ContactState(contact_id=contact_id, journey_state="none", written={})
+        session.add(state)
+    return state
+
+
+def announce_referral(session: Session, runtime: Runtime, referral: Referral,
+                      now: datetime) -> None:
+    """A friend signed up: the advocate's counters and status, and its friend-signed-up step."""
+    advocate = advocate_state(session, referral.advocate_contact_id)
+    props = standing_properties(session, runtime, advocate)
+    if advocate.journey_state == "opted_out":  # counters yes, marketing no
+        enqueue(session, key=f"props:referral:{advocate.contact_id}:{referral.id}",
+                kind="properties", contact_id=advocate.contact_id,
+                payload={"properties": props})
+        return
+    enroll_other_contact(session, runtime.program, step="friend_signed_up",
+                         contact_id=advocate.contact_id, email=advocate.email,
+                         cycle=str(referral.id), at=now, properties=props)
+
+
+def announce_conversion(session: Session, runtime: Runtime, referral: Referral,
+                        rewards: list[RewardLedger], *, friend_email: str | None) -> None:
+    """A referral converted: the advocate's counters (and reward step), the friend's reward."""
+    advocate = advocate_state(session, referral.advocate_contact_id)
+    granted = {r.role: r for r in rewards if r.status == "granted"}
+    if "advocate" in granted:
+        announce_reward(session, runtime, granted["advocate"])
+    else:
+        enqueue(session, key=f"props:conversion:{advocate.contact_id}:{referral.id}",
+                kind="properties", contact_id=advocate.contact_id,
+                payload={"properties": standing_properties(session, runtime, advocate)})
+    if "friend" in granted:  # the friend is the contact being processed: own_properties
+        enqueue_enrollment(session, runtime.program, step="reward_friend",
+                           contact_id=referral.referred_contact_id, email=friend_email,
+                           cycle=str(granted["friend"].id))
+
+
+def announce_reward(session: Session, runtime: Runtime, ledger: RewardLedger) -> None:
+    """A reward was granted to a contact other than the one being processed: tell HubSpot."""
+    recipient = advocate_state(session, ledger.contact_id)
+    step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
+    at = aware(ledger.decided_at) or aware(ledger.created_at)
+    assert at is not None
+    enroll_other_contact(session, runtime.program, step=step, contact_id=ledger.contact_id,
+                         email=recipient.email, cycle=str(ledger.id), at=at,
+                         properties=standing_properties(session, runtime, recipient))

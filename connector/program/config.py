@@ -1,0 +1,187 @@
+"""The program's rules, read from `workflows/program.yaml` and validated at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector.errors import UserError
+
+INVITABLE_TIERS = ("champion", "ready")
+STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "reward_friend")
+PERIODS = ("month", "quarter", "year")
+SAME_DOMAIN_RULES = ("allow", "review", "reject")
+
+
+class ProgramConfigError(UserError):
+    """The program file is malformed; the message names the file, the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Reward:
+    amount: Decimal
+    unit: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """Where one journey step enrolls: a workflow id (api mode) or a trigger property."""
+
+    step: str
+    workflow_id: str | None
+    trigger_property: str | None
+
+
+@dataclass(frozen=True)
+class ProgramConfig:
+    min_tier: str = "ready"
+    cooldown_days: int = 90
+    max_invitations_per_year: int = 4
+    link_template: str = "https://example.com/refer?code={code}"
+    reminder_delay_days: int = 7
+    reminder_count: int = 2
+    conversion_mode: str = "lifecycle_stage"
+    conversion_stage: str = "customer"
+    window_days: int = 90
+    advocate_reward: Reward = Reward(Decimal(50), "USD", "$50 gift card")
+    friend_reward: Reward = Reward(Decimal(20), "USD", "20% off")
+    cap_max: int | None = 5
+    cap_period: str = "quarter"
+    approval_threshold: Decimal | None = None
+    reject_same_email: bool = True
+    same_domain: str = "allow"
+    disposable_domains: frozenset[str] = frozenset()
+    enrollment_mode: str = "property"
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+
+    def link(self, code: str) -> str:
+        """The advocate's referral link."""
+        return self.link_template.format(code=code)
+
+    def trigger_properties(self) -> list[str]:
+        """The trigger properties the write-back sets in `property` mode."""
+        if self.enrollment_mode != "property":
+            return []
+        return [w.trigger_property for w in self.workflows.values() if w.trigger_property]
+
+
+class _Reader:
+    """Reads typed values at dotted keys, raising ProgramConfigError with file and key."""
+
+    def __init__(self, path: Path, raw: dict[str, Any]) -> None:
+        self.path, self.raw = path, raw
+
+    def fail(self, key: str, problem: str) -> ProgramConfigError:
+        return ProgramConfigError(f"{self.path}: {key}: {problem}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        node: Any = self.raw
+        for part in key.split("."):
+            if node is None:
+                return default
+            if not isinstance(node, dict):
+                raise self.fail(key, "expected a mapping above this key")
+            node = node.get(part)
+        return default if node is None else node
+
+    def integer(self, key: str, default: int, minimum: int = 0) -> int:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"{value!r} is not a whole number")
+        if value < minimum:
+            raise self.fail(key, f"{value} is below {minimum}")
+        return value
+
+    def amount(self, key: str, default: Any) -> Decimal:
+        value = self.get(key, default)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.fail(key, f"{value!r} is not a number") from None
+        if isinstance(value, bool) or not number.is_finite() or number < 0:
+            raise self.fail(key, f"{value!r} is not a number of at least 0")
+        return number
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = str(self.get(key, default))
+        if value not in choices:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def text(self, key: str, default: str) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str | int) or not str(value).strip():
+            raise self.fail(key, "expected a non-empty text")
+        return str(value).strip()
+
+    def reward(self, key: str, default: Reward) -> Reward:
+        return Reward(self.amount(f"{key}.amount", default.amount),
+                      self.text(f"{key}.unit", default.unit),
+                      self.text(f"{key}.label", default.label))
+
+
+def load_program(path: Path | str) -> ProgramConfig:
+    """Read and validate the program file; raise ProgramConfigError on the first problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ProgramConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ProgramConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ProgramConfigError(f"{path}: expected a mapping of program settings")
+    return _build(_Reader(path, raw))
+
+
+def _build(r: _Reader) -> ProgramConfig:
+    base = ProgramConfig()
+    template = r.text("invitation.link_template", base.link_template)
+    if "{code}" not in template or not template.startswith(("http://", "https://")):
+        raise r.fail("invitation.link_template", "expected an http(s) URL containing {code}")
+    mode = r.choice("conversion.mode", "lifecycle_stage", ("lifecycle_stage", "deal_closed_won"))
+    if mode == "deal_closed_won":
+        raise r.fail("conversion.mode", "deal_closed_won is coming; use lifecycle_stage for now")
+    cap_max = r.get("rewards.cap.max")
+    threshold = r.get("rewards.approval_threshold")
+    enrollment_mode = r.choice("enrollment.mode", "property", ("property", "api"))
+    return ProgramConfig(
+        min_tier=r.choice("invitation.min_tier", base.min_tier, INVITABLE_TIERS),
+        cooldown_days=r.integer("invitation.cooldown_days", base.cooldown_days),
+        max_invitations_per_year=r.integer("invitation.max_per_year", 4, minimum=1),
+        link_template=template,
+        reminder_delay_days=r.integer("reminders.delay_days", 7, minimum=1),
+        reminder_count=r.integer("reminders.count", 2),
+        conversion_mode=mode,
+        conversion_stage=r.text("conversion.stage", base.conversion_stage),
+        window_days=r.integer("conversion.window_days", base.window_days, minimum=1),
+        advocate_reward=r.reward("rewards.advocate", base.advocate_reward),
+        friend_reward=r.reward("rewards.friend", base.friend_reward),
+        cap_max=None if cap_max is None else r.integer("rewards.cap.max", 0),
+        cap_period=r.choice("rewards.cap.period", base.cap_period, PERIODS),
+        approval_threshold=(None if threshold is None
+                            else r.amount("rewards.approval_threshold", threshold)),
+        reject_same_email=bool(r.get("fraud.reject_same_email", True)),
+        same_domain=r.choice("fraud.same_domain", "allow", SAME_DOMAIN_RULES),
+        disposable_domains=frozenset(
+            str(d).strip().lower() for d in r.get("fraud.disposable_domains", []) or []),
+        enrollment_mode=enrollment_mode,
+        workflows={step: _workflow(r, step, enrollment_mode) for step in STEPS},
+    )
+
+
+def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
+    key = f"enrollment.workflows.{step}"
+    workflow_id = r.get(f"{key}.workflow_id")
+    trigger = r.get(f"{key}.trigger_property")
+    if mode == "api" and (workflow_id is None or not str(workflow_id).strip().isdigit()):
+        raise r.fail(f"{key}.workflow_id", "api mode needs the workflow's numeric (v2) id")
+    if mode == "property" and not (isinstance(trigger, str) and trigger.strip()):
+        raise r.fail(f"{key}.trigger_property", "property mode needs a trigger property name")
+    return Workflow(step, None if workflow_id is None else str(workflow_id).strip(),
+                    trigger.strip() if isinstance(trigger, str) else None)

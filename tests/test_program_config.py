@@ -1,0 +1,86 @@
+"""The program file: defaults, validation with file and key, the shipped file loads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connector.config import PROJECT_ROOT
+from connector.errors import UserError
+from connector.program.config import ProgramConfigError, load_program
+
+MINIMAL = """
+enrollment:
+  mode: property
+  workflows:
+    invitation: {trigger_property: t1}
+    reminder: {trigger_property: t2}
+    friend_signed_up: {trigger_property: t3}
+    reward_advocate: {trigger_property: t4}
+    reward_friend: {trigger_property: t5}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "program.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_program_loads() -> None:
+    program = load_program(PROJECT_ROOT / "workflows" / "program.yaml")
+    assert program.min_tier == "ready"
+    assert program.reminder_delay_days == 7 and program.reminder_count == 2
+    assert program.max_invitations_per_year == 4
+    assert program.conversion_stage == "customer"
+    assert program.advocate_reward.amount == Decimal(50)
+    assert program.cap_max == 5 and program.cap_period == "quarter"
+    assert program.link("ABCD2345") == "https://example.com/refer?code=ABCD2345"
+    assert program.trigger_properties() == [
+        "referral_invitation_trigger", "referral_reminder_trigger",
+        "referral_friend_signed_up_trigger", "referral_reward_trigger",
+        "referral_friend_reward_trigger"]
+
+
+def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
+    program = load_program(write(tmp_path, MINIMAL))
+    assert (program.min_tier, program.reminder_delay_days, program.reminder_count) == (
+        "ready", 7, 2)
+    assert program.max_invitations_per_year == 4
+    assert program.enrollment_mode == "property"
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), [
+    ("invitation: {min_tier: nurture}\n", "invitation.min_tier", "not one of"),
+    ("reminders: {delay_days: soon}\n", "reminders.delay_days", "not a whole number"),
+    ("reminders: {count: -1}\n", "reminders.count", "below 0"),
+    ("invitation: {link_template: 'https://x.test/refer'}\n", "invitation.link_template",
+     "{code}"),
+    ("rewards: {advocate: {amount: lots}}\n", "rewards.advocate.amount", "not a number"),
+    ("rewards: {cap: {period: week}}\n", "rewards.cap.period", "not one of"),
+    ("conversion: {mode: deal_closed_won}\n", "conversion.mode", "coming"),
+    ("fraud: {same_domain: maybe}\n", "fraud.same_domain", "not one of"),
+    ("enrollment: {mode: api}\n", "enrollment.workflows.invitation.workflow_id", "numeric"),
+    ("enrollment: {mode: property, workflows: {}}\n",
+     "enrollment.workflows.invitation.trigger_property", "trigger property"),
+])
+def test_a_bad_value_names_file_key_and_problem(tmp_path: Path, text: str, key: str,
+                                                 problem: str) -> None:
+    path = write(tmp_path, MINIMAL + text if not text.startswith("enrollment") else text)
+    with pytest.raises(ProgramConfigError) as caught:
+        load_program(path)
+    message = str(caught.value)
+    assert isinstance(caught.value, UserError)
+    assert str(path) in message and key in message and problem in message
+    assert "\n" not in message
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ProgramConfigError, match="file not found"):
+        load_program(tmp_path / "nope.yaml")
+    with pytest.raises(ProgramConfigError, match="not valid YAML"):
+        load_program(write(tmp_path, "a: [1,\n"))
+    with pytest.raises(ProgramConfigError, match="expected a mapping"):
+        load_program(write(tmp_path, "- 1\n"))
