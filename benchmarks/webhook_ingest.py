@@ -1,0 +1,159 @@
+"""Webhook ingest: gunicorn (2 workers) on PostgreSQL, signed batches of 100, concurrent client.
+
+Prints events/s acknowledged, p50/p99 acknowledgement latency and events lost (acknowledged but
+not in the inbox: must be 0), as one JSON line at the end. Target: >= 20,000 events/s with
+p99 < 100 ms. Usage:
+
+    python benchmarks/webhook_ingest.py [--seconds 30] [--clients 8] [--database-url URL]
+
+The database URL names a PostgreSQL server where a scratch database is created and dropped
+(default: $CONNECTOR_TEST_DATABASE_URL or a local PostgreSQL on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connector.config import normalise_database_url  # noqa: E402
+from connector.db.models import Base, InboxEvent  # noqa: E402
+from connector.db.session import make_engine  # noqa: E402
+from connector.web.signatures import sign_v3  # noqa: E402
+
+SECRET = "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_batch(ids: itertools.count, size: int) -> bytes:
+    now = int(time.time() * 1000)
+    events = []
+    for _ in range(size):
+        n = next(ids)
+        events.append({
+            "eventId": n, "subscriptionId": 1, "portalId": 62515, "appId": 1,
+            "occurredAt": now, "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+            "objectId": 1_000_000 + n % 50_000, "propertyName": "hs_feedback_last_nps_rating",
+            "propertyValue": "9", "changeSource": "CRM",
+        })
+    return json.dumps(events).encode()
+
+
+def client(url: str, stop_at: float, ids: itertools.count, batch: int,
+           latencies: list[float], acked: list[int], errors: list[int]) -> None:
+    session = requests.Session()
+    while time.monotonic() < stop_at:
+        body = make_batch(ids, batch)
+        ts = int(time.time() * 1000)
+        headers = {"Content-Type": "application/json", "X-HubSpot-Request-Timestamp": str(ts),
+                   "X-HubSpot-Signature-v3": sign_v3(SECRET, "POST", url, body, ts)}
+        started = time.perf_counter()
+        try:
+            response = session.post(url, data=body, headers=headers, timeout=10)
+        except requests.RequestException:
+            errors.append(1)
+            continue
+        latencies.append(time.perf_counter() - started)
+        if response.status_code == 204:
+            acked.append(batch)
+        else:
+            errors.append(response.status_code)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+
+    admin_url = normalise_database_url(args.database_url)
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json")
+    env.pop("CONNECTOR_PUBLIC_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning", "connector.web.app:create_app()"],
+        cwd=ROOT, env=env)
+    hook = f"http://127.0.0.1:{port}/webhooks/hubspot"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        ids = itertools.count(1)
+        latencies: list[float] = []
+        acked: list[int] = []
+        errors: list[int] = []
+        started = time.monotonic()
+        stop_at = started + args.seconds
+        threads = [threading.Thread(target=client,
+                                    args=(hook, stop_at, ids, args.batch, latencies, acked, errors))
+                   for _ in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with engine.connect() as conn:
+        stored = int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    acknowledged = sum(acked)
+    latencies.sort()
+    result = {
+        "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
+        args.workers, "clients": args.clients, "batch": args.batch,
+        "events_acknowledged": acknowledged,
+        "events_per_s": round(acknowledged / elapsed),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
+        "errors": len(errors), "events_stored": stored,
+        "events_lost": max(acknowledged - stored, 0),
+        "target": {"events_per_s": 20_000, "p99_ms": 100},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
