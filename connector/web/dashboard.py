@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     current_app,
     jsonify,
@@ -44,6 +45,7 @@ def _derive(token: str, purpose: str) -> str:
 def _configure_sessions(state: BlueprintSetupState) -> None:
     """Sign the session cookie with a key derived from DASHBOARD_TOKEN; set its flags."""
     app = state.app
+    assert isinstance(app, Flask)
     settings = runtime_of(app).settings
     if settings.dashboard_token and not app.secret_key:
         # a new token gives a new key, so changing the token logs everyone out
