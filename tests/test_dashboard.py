@@ -63,7 +63,7 @@ def test_login_sets_a_safe_expiring_cookie(client) -> None:
     assert "CODE1" in page.text  # the top advocate
     assert "TimeoutError" in page.text  # the dead event
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-    assert client.get("/dashboard/data.json").json["referrals"]["made"] == 4
+    assert client.get("/dashboard/data.json").json["referrals"]["made"] == 3
 
 
 def test_logout_forgets_the_session(client) -> None:

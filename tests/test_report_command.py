@@ -26,15 +26,15 @@ def test_json_report(run) -> None:
     result = run("report", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["referrals"]["made"] == 4
+    assert report["referrals"]["made"] == 3
     assert report["funnel"]["invited"] == 4
     assert report["period"]["since"] is None
 
 
 def test_until_includes_the_whole_day(run) -> None:
-    # referrals were attributed on 2026-02-25 (two), 2026-03-04 and 2026-03-11, at noon
+    # counted referrals were attributed on 2026-02-25, 2026-03-04 and 2026-03-11, at noon
     report = json.loads(run("report", "--json", "--until", "2026-03-04").output)
-    assert report["referrals"]["made"] == 3
+    assert report["referrals"]["made"] == 2
     report = json.loads(run("report", "--json", "--since", "2026-03-05").output)
     assert report["referrals"]["made"] == 1
 
@@ -42,7 +42,7 @@ def test_until_includes_the_whole_day(run) -> None:
 def test_tables_for_a_terminal(run) -> None:
     result = run("report")
     assert result.exit_code == 0, result.output
-    for words in ("Journey (advocates)", "Referrals made", "Conversion rate", "50.0%",
+    for words in ("Journey (advocates)", "Referrals made", "Conversion rate", "66.7%",
                   "Rejected: unknown_code", "Top advocates", "CODE1",
                   "Rewards waiting for approval", "over the monthly cap", "Inbox backlog",
                   "Other customers retained", "n/a"):

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.program.counters import COUNTED
 from connector.report.health import aware, connector_state, iso
 
 TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
@@ -109,8 +110,8 @@ def _pending_approval(rows: list[RewardLedger]) -> list[dict[str, Any]]:
 
 
 def _converted(referral: Referral) -> bool:
-    """Converted and not cancelled since (e.g. a deal that left closed won in its hold period)."""
-    return referral.converted_at is not None and referral.status != "cancelled"
+    """Converted inside the window and not cancelled since (expired conversions earn nothing)."""
+    return referral.status == "converted"
 
 
 def _retention(referrals: list[Referral]) -> dict[str, Any]:
@@ -125,6 +126,15 @@ def _retention(referrals: list[Referral]) -> dict[str, Any]:
         "others_note": "n/a: the connector keeps no lifecycle history of customers who were "
                        "not referred, so there is nothing honest to compare against",
     }
+
+
+def _revenue(recorded: list[Decimal], source: str) -> dict[str, Any]:
+    """Revenue of converted referrals, or None with why when none was recorded."""
+    if not recorded:
+        return {"referral_sourced": None, "source": source,
+                "note": "n/a: no revenue was recorded on converted referrals"}
+    return {"referral_sourced": _money(sum(recorded, Decimal(0))), "source": source,
+            "note": None}
 
 
 def _top_advocates(session: Session, referrals: list[Referral], rewards: list[RewardLedger],
@@ -174,8 +184,10 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
     invited_filter = [ContactState.invited_at.is_not(None),
                       *_within(ContactState.invited_at, since, until)]
     invited = session.scalar(select(func.count()).where(*invited_filter)) or 0
-    referrals = list(session.scalars(
+    attributed = list(session.scalars(
         select(Referral).where(*_within(Referral.attributed_at, since, until))))
+    # the program's own rule: cancelled referrals (referred contact removed) do not count
+    referrals = [r for r in attributed if r.status in COUNTED]
     advocates = {r.advocate_contact_id for r in referrals}
     # joined: invited in the period and in a joined state now, or already referring
     joined_ids = set(session.scalars(select(ContactState.contact_id).where(
@@ -183,8 +195,7 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
     joined = len(joined_ids | advocates)
     converted = [r for r in referrals if _converted(r)]
     converted_in_period = list(session.scalars(select(Referral).where(
-        Referral.converted_at.is_not(None), Referral.status != "cancelled",
-        *_within(Referral.converted_at, since, until))))
+        Referral.status == "converted", *_within(Referral.converted_at, since, until))))
     rejected = dict(session.execute(
         select(ReferralRejection.reason, func.count())
         .where(*_within(ReferralRejection.created_at, since, until))
@@ -193,7 +204,7 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
     rewards, reward_rows = _rewards(session, since, until)
     rewarded = {r.contact_id for r in reward_rows
                 if r.role == "advocate" and r.status in REWARD_GROUPS["granted"]}
-    revenue = sum((r.revenue or Decimal(0) for r in converted), Decimal(0))
+    recorded = [r.revenue for r in converted if r.revenue is not None]
     return {
         "period": {"since": iso(since), "until": iso(until), "generated_at": iso(now)},
         "tiers": tiers,
@@ -207,15 +218,15 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
         },
         "referrals": {
             "made": len(referrals),
-            "by_status": dict(Counter(r.status for r in referrals)),
+            "by_status": dict(Counter(r.status for r in attributed)),
             "rejected": {str(k): int(v) for k, v in rejected.items()},
             "converted": len(converted),
             "conversion_rate": round(len(converted) / len(referrals), 4) if referrals else None,
             "converted_in_period": len(converted_in_period),
             "active_advocates": len(advocates),
         },
-        "revenue": {"referral_sourced": _money(revenue), "source": revenue_source},
-        "retention": _retention(referrals),
+        "revenue": _revenue(recorded, revenue_source),
+        "retention": _retention(attributed),
         "rewards": rewards,
         "rewards_pending_approval": _pending_approval(reward_rows),
         "top_advocates": _top_advocates(session, referrals, reward_rows, top),

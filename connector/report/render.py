@@ -25,6 +25,11 @@ def _value(values: dict[str, float]) -> str:
     return ", ".join(f"{amount:,.2f} {unit}" for unit, amount in sorted(values.items())) or "-"
 
 
+def _revenue(revenue: dict[str, Any]) -> str:
+    amount = revenue["referral_sourced"]
+    return revenue["note"] if amount is None else f"{amount:,.2f}"
+
+
 def _pairs(title: str, rows: list[tuple[str, Any]], caption: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_header=False, min_width=len(title) + 4,
                   caption=caption, caption_justify="left")
@@ -45,7 +50,7 @@ def _program(report: dict[str, Any]) -> list[Table]:
         ("Active advocates", referrals["active_advocates"]),
         ("Converted", referrals["converted"]),
         ("Conversion rate", _rate(referrals["conversion_rate"])),
-        ("Referral-sourced revenue", f"{report['revenue']['referral_sourced']:,.2f}"),
+        ("Referral-sourced revenue", _revenue(report["revenue"])),
     ]
     rows += [(f"Rejected: {reason}", count) for reason, count in referrals["rejected"].items()]
     retention = report["retention"]
