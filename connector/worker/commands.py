@@ -24,8 +24,10 @@ def _runtime() -> Runtime:
 @click.option("--lease-seconds", type=click.IntRange(1), default=300, show_default=True,
               help="How long a claimed event stays with this worker before others may retry it.")
 @click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--idle-sleep", type=click.FloatRange(0.01), default=1.0, show_default=True,
+              help="Seconds to wait before looking again when nothing was due.")
 def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
-           max_attempts: int) -> None:
+           max_attempts: int, idle_sleep: float) -> None:
     """Handle webhook events from the inbox: re-score contacts, apply removals, send writes."""
     from connector.logs import configure_logging
     from connector.worker.loop import WorkerOptions, run_worker
@@ -35,7 +37,7 @@ def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
     if with_clock and runtime.on_postgres:
         click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
     options = WorkerOptions(batch_size=batch_size, lease=timedelta(seconds=lease_seconds),
-                            max_attempts=max_attempts)
+                            max_attempts=max_attempts, idle_sleep_s=idle_sleep)
     run_worker(runtime, once=once, with_clock=with_clock, options=options)
 
 
