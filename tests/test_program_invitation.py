@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from connector.program.codes import ALPHABET, new_code, normalise_code
 from fixtures_program import NOW, ProgramHarness
+
+from connector.program.codes import ALPHABET, new_code, normalise_code
 
 CODE = re.compile(rf"^[{ALPHABET}]{{8}}$")
 

@@ -23,12 +23,12 @@ def program_counts(session: Session) -> dict[str, Any]:
 
     rejected = dict(session.execute(
         select(ReferralRejection.reason, func.count()).group_by(ReferralRejection.reason)
-    ).tuples().all())
+    ).all())
     rewards: dict[str, dict[str, Any]] = {}
     for status, role, n, value in session.execute(
             select(RewardLedger.status, RewardLedger.role, func.count(),
                    func.coalesce(func.sum(RewardLedger.amount), 0))
-            .group_by(RewardLedger.status, RewardLedger.role)).tuples():
+            .group_by(RewardLedger.status, RewardLedger.role)):
         entry = rewards.setdefault(status, {"count": 0, "value": Decimal(0), "by_role": {}})
         entry["count"] += int(n)
         entry["value"] += Decimal(str(value))
