@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from fixtures_program import NOW, ProgramHarness
 from sqlalchemy import Engine
 
-from connector.db.models import ContactState, OutboxItem
 from connector.cli import cli
+from connector.db.models import ContactState, OutboxItem
 from connector.program import commands, hooks
 from connector.program.config import Reward
 from connector.program.dates import hubspot_time
