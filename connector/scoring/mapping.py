@@ -1,22 +1,180 @@
-"""CONTRACT STUB (scoring replaces this): the signal mapping loaded from mappings/signals.yaml."""
+"""The signal mapping (mappings/signals.yaml), validated and compiled once at start."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from connector.errors import UserError
+from connector.scoring.guardrails import Check, Guardrail, build_guardrail
+from connector.scoring.model import TIERS
+from connector.scoring.options import OptionError, Options, check_number
+from connector.scoring.transforms import BUILDERS, Reader, Transform
+from connector.scoring.wording import Phrase, compile_phrase
+
+THRESHOLD_TIERS = tuple(t for t in TIERS if t != "excluded")
+REQUIRED_TIERS = ("champion", "ready", "nurture")
 
 
 class MappingError(UserError):
     """The mapping file is malformed: the message names the file, the key and the problem."""
 
 
+@dataclass(frozen=True)
+class Signal:
+    """One compiled signal: where it reads, how it transforms, what it is worth."""
+
+    key: str
+    label: str
+    property: str
+    transform: str
+    weight: float
+    points: float  # the most this signal adds to the 0-100 score
+    text: str  # reason template, e.g. "{value} logins in 30 days"
+    compiled: Transform
+    phrase: Phrase
+
+    def describe(self, detail: Any, points: float) -> str:
+        """The reason a marketer reads, e.g. "24 logins in 30 days (+20)"."""
+        return self.phrase(detail) + " (+" + str(int(points + 0.5)) + ")"
+
+
+@dataclass(frozen=True)
 class Mapping:
     """Signals, guardrails and tier thresholds; `properties` lists what to read from HubSpot."""
 
+    source: Path
+    signals: tuple[Signal, ...]
+    guardrails: tuple[Guardrail, ...]
+    thresholds: tuple[tuple[float, str], ...]  # (lowest score, tier), highest first
     properties: list[str]
+    max_reasons: int = 3
+    max_reason_chars: int = 400
+    # precompiled for the hot loop: (reader, most points) per signal, (reason, check) per
+    # guardrail, and phrases already worded ({(signal index, phrase key, points): text})
+    plan: tuple[tuple[Reader, float], ...] = field(init=False, repr=False)
+    checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
+    phrase_cache: dict[tuple[int, Hashable, int], str] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", tuple((s.compiled.read, s.points) for s in self.signals))
+        object.__setattr__(self, "checks", tuple((g.reason, g.check) for g in self.guardrails))
+
+    def tier_for(self, score: int) -> str:
+        """The tier a score reaches when no guardrail applies."""
+        for threshold, tier in self.thresholds:
+            if score >= threshold:
+                return tier
+        return "not_ready"
 
 
 def load_mapping(path: Path) -> Mapping:
     """Read and validate the mapping; raise MappingError naming file, key and problem."""
-    raise NotImplementedError
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot read the mapping file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise MappingError(f"{path}: not valid YAML{where}: {problem}") from None
+    if raw is None:
+        raise MappingError(f"{path}: the mapping file is empty")
+    try:
+        return compile_mapping(raw, path)
+    except OptionError as exc:
+        raise MappingError(f"{path}: {' '.join(str(exc).split())}") from None
+
+
+def compile_mapping(raw: object, source: Path) -> Mapping:
+    """Build a Mapping from parsed YAML; OptionError names the key that is wrong."""
+    root = Options(raw, "")
+    version = root.get("version", 1)
+    if version != 1:
+        raise OptionError("version", f"this connector reads version 1, not {version!r}")
+    signals = _signals(root.section("signals"))
+    guardrails = _guardrails(root)
+    thresholds = _thresholds(root.section("tiers"))
+    max_items, max_chars = 3, 400
+    if root.has("reasons"):
+        reasons = root.section("reasons")
+        max_items = int(reasons.number("max_items", 3, low=1, high=10))
+        # the reasons land in a HubSpot textarea: stay well under 1,000 characters
+        max_chars = int(reasons.number("max_chars", 400, low=80, high=900))
+        reasons.finish()
+    root.finish()
+    reads = {p for s in signals for p in s.compiled.reads}
+    reads.update(p for g in guardrails for p in g.reads)
+    return Mapping(source, signals, guardrails, thresholds, sorted(reads), max_items, max_chars)
+
+
+def _signals(section: Options) -> tuple[Signal, ...]:
+    if not section.raw:
+        raise OptionError(section.path, "declare at least one signal")
+    drafts = []
+    for key in section.raw:
+        opts = section.section(str(key))
+        prop = opts.text("property")
+        name = opts.text("transform")
+        builder = BUILDERS.get(name)
+        if builder is None:
+            raise OptionError(opts.key("transform"),
+                              f"unknown transform {name!r} (use {', '.join(sorted(BUILDERS))})")
+        if not opts.has("weight"):
+            raise OptionError(opts.key("weight"), "missing")
+        weight = check_number(opts.get("weight"), opts.key("weight"), low=0.0)
+        compiled = builder(prop, opts)
+        text = opts.text("text", compiled.default_text)
+        phrase = compile_phrase(text, compiled.words, opts.key("text"))
+        label = opts.text("label", str(key).replace("_", " "))
+        opts.finish()
+        drafts.append((str(key), label, prop, name, weight, text, compiled, phrase))
+    total = sum(d[4] for d in drafts)
+    if total <= 0:
+        raise OptionError(section.path, "the weights add up to 0; give a signal some weight")
+    # weights are relative: scaled so a contact maxing every signal scores 100
+    return tuple(
+        Signal(key, label, prop, name, weight, weight * 100.0 / total, text, compiled, phrase)
+        for key, label, prop, name, weight, text, compiled, phrase in drafts
+    )
+
+
+def _guardrails(root: Options) -> tuple[Guardrail, ...]:
+    if not root.has("guardrails") or root.get("guardrails") is None:
+        return ()
+    section = root.section("guardrails")
+    return tuple(build_guardrail(section.section(str(key))) for key in section.raw)
+
+
+def _thresholds(section: Options) -> tuple[tuple[float, str], ...]:
+    for tier in section.raw:
+        if tier == "excluded":
+            raise OptionError(section.key("excluded"),
+                              "excluded comes from the guardrails, not from a threshold")
+        if tier not in THRESHOLD_TIERS:
+            raise OptionError(section.key(str(tier)),
+                              f"unknown tier (use {', '.join(THRESHOLD_TIERS)})")
+    for tier in REQUIRED_TIERS:
+        if tier not in section.raw:
+            raise OptionError(section.key(tier), "missing")
+    thresholds: list[tuple[float, str]] = []
+    for tier in THRESHOLD_TIERS:
+        if tier not in section.raw:
+            continue
+        value = section.number(tier, low=0.0, high=100.0)
+        if thresholds and value >= thresholds[-1][0]:
+            above = thresholds[-1]
+            raise OptionError(section.key(tier), f"thresholds must descend: {value:g} is not "
+                              f"below {above[1]}'s {above[0]:g}")
+        thresholds.append((value, tier))
+    section.finish()
+    return tuple(thresholds)

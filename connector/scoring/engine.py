@@ -1,0 +1,99 @@
+"""Score one contact: properties + mapping -> readiness score, tier and reasons. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as PropertyMap
+from datetime import datetime
+from typing import Any
+
+from connector.scoring.mapping import Mapping
+from connector.scoring.model import Contribution, ReadinessScore, build_frozen
+from connector.scoring.values import as_text, utc_seconds
+
+NO_SIGNALS = "no readiness signals yet"
+# a contribution that rounds to +0 says nothing to a marketer
+MIN_REASON_POINTS = 0.5
+# reason phrases repeat across a portal ("NPS 10 (+30)"); beyond this many, stop caching
+PHRASE_CACHE_LIMIT = 20_000
+
+
+def score_contact(
+    properties: PropertyMap[str, Any], mapping: Mapping, now: datetime
+) -> ReadinessScore:
+    """Score 0-100, tier and reasons for one contact's HubSpot properties; never raises."""
+    now_s = utc_seconds(now)
+    issues: list[str] = []
+    total = 0.0
+    earned: list[tuple[float, int, Any]] = []
+    index = 0
+    for read, most in mapping.plan:
+        reading = read(properties, now_s, issues)
+        if reading is not None:
+            points = reading[0] * most
+            total += points
+            if points >= MIN_REASON_POINTS:
+                earned.append((-points, index, reading[1]))
+        index += 1
+    applied = [reason for reason, check in mapping.checks if check(properties, now_s, issues)]
+    score = int(total + 0.5)
+    score = 0 if score < 0 else 100 if score > 100 else score
+    # the score stays visible when excluded: it says how ready the contact is once the
+    # guardrail lifts (escalation closed, consent given), while the tier keeps them out
+    tier = "excluded" if applied else mapping.tier_for(score)
+    if len(earned) > 1:
+        earned.sort()  # most points first; ties in mapping order
+    contributions = _contributions(properties, mapping, earned[: mapping.max_reasons])
+    reasons = reasons_text([c.text for c in contributions], applied, mapping.max_reason_chars)
+    if len(issues) > 1:
+        issues = list(dict.fromkeys(issues))  # a value read by a signal and a guardrail
+    return build_frozen(ReadinessScore, {
+        "score": score, "tier": tier, "reasons": reasons, "contributions": contributions,
+        "guardrails": applied, "data_quality_issues": issues,
+    })
+
+
+def _contributions(
+    properties: PropertyMap[str, Any], mapping: Mapping, top: list[tuple[float, int, Any]]
+) -> list[Contribution]:
+    """Words only for the contributions that make the reasons; the rest are never formatted."""
+    found = []
+    cache = mapping.phrase_cache
+    for negative_points, index, detail in top:
+        signal = mapping.signals[index]
+        points = -negative_points
+        key = (index, signal.compiled.phrase_key(detail), int(points + 0.5))
+        text = cache.get(key)
+        if text is None:
+            text = signal.describe(detail, points)
+            if len(cache) < PHRASE_CACHE_LIMIT:
+                cache[key] = text
+        raw = properties.get(signal.property)
+        found.append(build_frozen(Contribution, {
+            "signal": signal.key, "property": signal.property,
+            "raw": raw if raw is None or type(raw) is str else as_text(raw),
+            "points": round(points, 1), "text": text,
+        }))
+    return found
+
+
+def reasons_text(contributions: list[str], guardrails: list[str], max_chars: int) -> str:
+    """"NPS 10 (+30); 24 logins in 30 days (+20); open escalation (excluded)", bounded."""
+    parts = list(contributions)
+    if guardrails:
+        parts += [reason + " (excluded)" for reason in guardrails]
+    joined = "; ".join(parts)
+    if len(joined) <= max_chars:
+        return joined or NO_SIGNALS
+    # too long: the guardrails stay (they are why the contact is out), contributions go
+    tail = [reason + " (excluded)" for reason in guardrails]
+    kept: list[str] = []
+    used = sum(len(t) + 2 for t in tail)
+    for text in contributions:
+        if used + len(text) + 2 > max_chars:
+            break
+        kept.append(text)
+        used += len(text) + 2
+    joined = "; ".join(kept + tail)
+    if len(joined) > max_chars:
+        joined = joined[: max_chars - 3].rstrip() + "..."
+    return joined
