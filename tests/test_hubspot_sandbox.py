@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -177,7 +176,7 @@ print(usage["rate_limited"], usage["total"])
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_two_processes_share_the_budget_without_429(
-    pg_engine: Engine, pg_database_url: str, tmp_path: Path,
+    pg_engine: Engine, pg_database_url: str,
 ) -> None:
     handle = run_in_thread(SandboxConfig(contacts=1, rate_limit_per_10s=SHARED_LIMIT,
                                          access_token=TOKEN))

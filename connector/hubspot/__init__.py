@@ -1,1 +1,1 @@
-"""hubspot."""
+"""The only code that talks HTTP to HubSpot: client, limiter, retries, batching, search, install."""
