@@ -100,7 +100,10 @@ def test_a_killed_full_pass_resumes_after_the_last_page_written(
     sync_setup: SyncSetup, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handle, runtime = sync_setup(contacts=1000)  # 5 search pages of 200
-    real = hooks.on_contact
+
+    def real(*args: Any, **kwargs: Any) -> dict[str, str]:
+        return {}  # the program's own work is beside the point here, and costs time
+
     calls = {"n": 0}
 
     def dies_on_page_three(*args: Any, **kwargs: Any) -> dict[str, str]:
