@@ -45,6 +45,13 @@ def gateway(settings: Settings, sleeps: list[float]) -> HubSpotGateway:
 @responses.activate
 def test_429_twice_then_success_waits_for_the_window(gateway: HubSpotGateway,
                                                      sleeps: list[float]) -> None:
+    from prometheus_client import REGISTRY
+
+    def rate_limited_total() -> float:
+        return REGISTRY.get_sample_value(
+            "connector_hubspot_429_total", {"policy": "TEN_SECONDLY_ROLLING"}) or 0.0
+
+    before = rate_limited_total()
     limited = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
     responses.post(ENROLL, json=TEN_SECONDLY, status=429, headers=limited)
     responses.post(ENROLL, json=TEN_SECONDLY, status=429, headers=limited)
@@ -58,6 +65,7 @@ def test_429_twice_then_success_waits_for_the_window(gateway: HubSpotGateway,
     endpoint = "POST /automation/v2/workflows/{id}/enrollments/contacts/{email}"
     assert usage["by_endpoint"][endpoint] == {"204": 1, "429": 2}
     assert usage["rate_limited_by_policy"] == {"TEN_SECONDLY_ROLLING": 2}
+    assert rate_limited_total() - before == 2  # /metrics sees them too
 
 
 @responses.activate

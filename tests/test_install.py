@@ -148,3 +148,18 @@ def test_trigger_properties_missing_from_the_schema_are_made_as_text() -> None:
     assert [(d.name, d.type, d.field_type) for d in extra] == [
         ("brand_new_trigger", "string", "text")]
     assert trigger_definitions(SCHEMA, replace(program, enrollment_mode="api")) == []
+
+
+def test_missing_scopes_is_one_line(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubspot.crm.properties import ApiException
+
+    from connector.hubspot.installer import Installer
+
+    def refuse(self: Installer) -> None:
+        raise ApiException(status=403, reason="Forbidden")
+
+    monkeypatch.setattr(Installer, "plan", refuse)
+    result = _install(env)
+    assert result.exit_code == 2
+    assert "error: HubSpot refused the call (403)" in result.output
+    assert "crm.schemas.contacts.write" in result.output

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.config import Settings
+from connector.errors import UserError
 from connector.hubspot.installer import CONFLICT, CREATE, UP_TO_DATE, UPDATE, Installer, Plan
+from connector.hubspot.retry import status_of
 from connector.runtime import Runtime
+
+# properties and groups, contact reads/writes, and workflows (flows and v2 enrollment)
+INSTALL_SCOPES = ("crm.schemas.contacts.read", "crm.schemas.contacts.write",
+                  "crm.objects.contacts.read", "crm.objects.contacts.write", "automation")
 
 STYLES = {CREATE: "green", UPDATE: "yellow", CONFLICT: "bold red", UP_TO_DATE: "dim",
           "created": "green", "updated": "yellow"}
+
+
+class MissingScopes(UserError):
+    """HubSpot answered 403: the private app lacks a scope install needs."""
+
+
+@contextmanager
+def scopes_explained() -> Iterator[None]:
+    """Turn a 403 into one line naming the scopes install needs."""
+    try:
+        yield
+    except Exception as exc:
+        if status_of(exc) != 403:
+            raise
+        raise MissingScopes(
+            "HubSpot refused the call (403): give the private app the scopes "
+            + ", ".join(INSTALL_SCOPES) + " (Settings > Integrations > Private apps > Scopes)"
+        ) from None
 
 
 def render(plan: Plan, console: Console, title: str) -> None:
@@ -34,7 +61,8 @@ def install(ctx: click.Context, dry_run: bool) -> None:
     runtime = Runtime(Settings.from_env())
     program = runtime.program if runtime.settings.program_path.exists() else None
     installer = Installer(runtime.gateway, runtime.property_schema, program)
-    plan = installer.plan()
+    with scopes_explained():
+        plan = installer.plan()
     console = Console(highlight=False)
     conflicts = plan.conflicts
     if dry_run:
@@ -46,7 +74,8 @@ def install(ctx: click.Context, dry_run: bool) -> None:
             console.print("Everything is up to date; nothing to change.")
     else:
         changes = len(plan.changes)
-        plan.apply()
+        with scopes_explained():
+            plan.apply()
         render(plan, console, "Install")
         console.print(f"{changes} change(s) made.")
     if conflicts:

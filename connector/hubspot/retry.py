@@ -27,8 +27,13 @@ T = TypeVar("T")
 
 SERVER_ERRORS = frozenset({502, 503, 504})
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    urllib3.exceptions.HTTPError,  # the SDK's generated APIs (urllib3), retries off
-    requests.ConnectionError,  # api_request (requests); includes connect timeouts
+    # the SDK's generated APIs (urllib3 with its retries off): refused, reset, timed out
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.ReadTimeoutError,
+    urllib3.exceptions.ProtocolError,
+    # api_request (requests); ConnectionError includes connect timeouts
+    requests.ConnectionError,
     requests.Timeout,
 )
 MAX_RATE_LIMIT_WAIT_S = 300.0
