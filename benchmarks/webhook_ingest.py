@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="gunicorn threads per worker (above 1: the gthread worker class)")
     parser.add_argument("--database-url", default=os.environ.get(
         "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -102,7 +104,8 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json")
     env.pop("CONNECTOR_PUBLIC_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
+         "--threads", str(args.threads), "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "connector.web.app:create_app()"],
         cwd=ROOT, env=env)
     hook = f"http://127.0.0.1:{port}/webhooks/hubspot"
@@ -143,7 +146,7 @@ def main() -> None:
     latencies.sort()
     result = {
         "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
-        args.workers, "clients": args.clients, "batch": args.batch,
+        args.workers, "threads": args.threads, "clients": args.clients, "batch": args.batch,
         "events_acknowledged": acknowledged,
         "events_per_s": round(acknowledged / elapsed),
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
