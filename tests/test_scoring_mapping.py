@@ -20,7 +20,8 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 def write(tmp_path: Path, document: Any) -> Path:
     path = tmp_path / "signals.yaml"
-    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False))
+    text = document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False)
+    path.write_text(text)
     return path
 
 
