@@ -238,3 +238,48 @@ def test_contacts_the_rescore_reports_failed_are_retried(worker_runtime, monkeyp
     assert (summary.handled, summary.retried) == (1, 1)
     assert statuses(worker_runtime) == {"1": "done", "2": "pending"}
     assert "contacts 2" in list_events(worker_runtime.engine, status="pending")[0]["last_error"]
+
+
+def test_with_clock_runs_the_clocks_scheduler_and_stops_it(runtime, fake_rescore, monkeypatch):
+    from connector.worker import clock
+
+    events: list[str] = []
+
+    class FakeScheduler:
+        def start(self):
+            events.append("start")
+
+        def shutdown(self, wait=True):
+            events.append("shutdown")
+
+    def build(rt, blocking=True):
+        assert blocking is False and rt is runtime
+        return FakeScheduler()
+
+    monkeypatch.setattr(clock, "build_scheduler", build)
+    stop = loop.StopFlag()
+
+    def flush(rt):
+        stop.event.set()
+        return 0
+
+    monkeypatch.setattr(outbox, "flush_outbox", flush, raising=False)
+    loop.run_worker(runtime, with_clock=True, stop=stop,
+                    options=loop.WorkerOptions(idle_sleep_s=0.01))
+    assert events == ["start", "shutdown"]
+
+
+def test_a_failing_pass_is_logged_and_retried_not_fatal(runtime, monkeypatch):
+    stop = loop.StopFlag()
+    passes: list[int] = []
+
+    def flaky(rt, options):
+        passes.append(1)
+        if len(passes) == 1:
+            raise ConnectionError("database went away")
+        stop.event.set()
+        return loop.DrainSummary(), 0
+
+    monkeypatch.setattr(loop, "work_once", flaky)
+    loop.run_worker(runtime, stop=stop, options=loop.WorkerOptions(idle_sleep_s=0.01))
+    assert len(passes) == 2
