@@ -42,9 +42,11 @@ def test_deletion_cancels_unpaid_rewards_and_keeps_granted_ones(
 
 
 def test_a_deleted_advocate_credits_no_new_referral(program_harness: ProgramHarness) -> None:
+    program_harness.use_api_mode()
     code = program_harness.invite("1")
     remove(program_harness, "1", "contact.privacyDeletion")
     assert program_harness.state("1").email is None
+    assert [o.payload for o in program_harness.outbox("1")] == [{"erased": True}]
     program_harness.process("2", referred_by_code=code)
     assert [r.reason for r in program_harness.rejections()] == ["advocate_removed"]
 

@@ -38,6 +38,11 @@ def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind:
         state.journey_state = "paused"
         if kind == "privacy":
             state.email = None
+    if kind == "privacy":  # enrollments carry the email: erase it from the outbox too
+        session.execute(update(OutboxItem)
+                        .where(OutboxItem.contact_id == contact_id, OutboxItem.kind == "enroll")
+                        .values(payload={"erased": True})
+                        .execution_options(synchronize_session=False))
     reason = "contact deleted" if kind == "deletion" else "contact privacy-deleted"
     cancel_unpaid(session, reason, now, contact_id=contact_id)
     for referral in session.scalars(select(Referral).where(
