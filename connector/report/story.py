@@ -1,0 +1,200 @@
+"""The demo's story: install, a full sync, then a few weeks of program life through webhooks.
+
+Every change is made as a HubSpot user would make it, through the sandbox's control API, so
+the sandbox sends signed webhooks; the worker's drain and the outbox flush do the rest. The
+weeks are compressed into seconds: timestamps are real, so the report's weeks show one week.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+
+from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.runtime import Runtime
+from connector.sandbox.server import SandboxHandle
+from connector.sandbox.values import iso_ms, now_ms
+
+SETTLE_TIMEOUT_S = 60.0
+NEW_PROMOTERS = 60
+NEW_DETRACTORS = 5
+REFERRING_ADVOCATES = 30
+CONVERTING_SHARE = 0.6
+
+
+class Story:
+    """Plays the demo's weeks against a running sandbox and web app."""
+
+    def __init__(self, say: Callable[[str], None], runtime: Runtime,
+                 sandbox: SandboxHandle, seed: int = 11) -> None:
+        self.say, self.runtime, self.sandbox = say, runtime, sandbox
+        self.rng = random.Random(seed)
+        self.http = requests.Session()
+        self.friends = 0
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _control(self, path: str, body: dict[str, Any]) -> Any:
+        answer = self.http.post(f"{self.sandbox.url}/_sandbox{path}", json=body, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def edit(self, contact_id: str, properties: dict[str, str]) -> None:
+        """Change a contact as a user in HubSpot would: the sandbox sends the webhook."""
+        self._control(f"/contacts/{contact_id}/properties", properties)
+
+    def create(self, rows: list[dict[str, str]]) -> list[str]:
+        """Create contacts as a form submission would: the sandbox sends contact.creation."""
+        return list(self._control("/contacts", {"contacts": rows})["ids"])
+
+    def settle(self) -> tuple[int, int]:
+        """Wait for the sandbox's webhooks, drain the inbox and flush the outbox until quiet."""
+        from connector.worker.drain import drain_inbox
+        from connector.worker.loop import flush_outbox
+
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        handled = sent = 0
+        while True:
+            while self.sandbox.stats()["webhooks"]["pending"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox's webhooks did not arrive in time")
+                time.sleep(0.05)
+            summary = drain_inbox(self.runtime)
+            flushed = flush_outbox(self.runtime)
+            handled, sent = handled + summary.handled, sent + flushed
+            if not (summary.handled or flushed or self.sandbox.stats()["webhooks"]["pending"]):
+                return handled, sent
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not settle in time")
+
+    def count(self, statement: Any) -> int:
+        """One number from the connector's database."""
+        with self.runtime.sessions() as session:
+            return int(session.scalar(statement) or 0)
+
+    def ids(self, statement: Any) -> list[str]:
+        """Contact ids from the connector's database."""
+        with self.runtime.sessions() as session:
+            return [str(i) for i in session.scalars(statement)]
+
+    # -- the weeks ---------------------------------------------------------------------
+
+    def play(self) -> None:
+        """Install, sync, then the weeks of the program."""
+        self.install()
+        self.first_sync()
+        self.survey_week()
+        self.referral_week()
+        self.conversion_week()
+
+    def install(self) -> None:
+        """`connector install`: the property group, properties and the program's flows."""
+        from connector.hubspot.installer import Installer
+
+        plan = Installer(self.runtime.gateway, self.runtime.property_schema,
+                         self.runtime.program).plan()
+        changes = len(plan.changes)
+        plan.apply()
+        self.say(f"install: {changes} change(s) made in HubSpot (property group, properties, "
+                 "workflows)")
+
+    def first_sync(self) -> None:
+        """A full sync scores everyone, writes the scores and invites the ready advocates."""
+        from connector.sync.passes import run_sync
+
+        summary = run_sync(self.runtime, full=True)
+        self.settle()
+        invited = self.count(select(func.count()).where(ContactState.invited_at.is_not(None)))
+        self.say(f"full sync: {summary.read:,} contacts scored, {summary.written:,} records "
+                 f"updated in {summary.elapsed_s:.1f}s; {invited} ready advocates invited")
+
+    def survey_week(self) -> None:
+        """Week 1: NPS answers and product milestones arrive; promoters become advocates."""
+        invited_before = self.count(
+            select(func.count()).where(ContactState.invited_at.is_not(None)))
+        nurture = self.ids(select(ContactState.contact_id).where(
+            ContactState.tier.in_(("nurture", "not_ready")), ContactState.invited_at.is_(None))
+            .order_by(ContactState.score.desc()).limit(NEW_PROMOTERS))
+        today = iso_ms(now_ms())
+        for contact_id in nurture:
+            self.edit(contact_id, {
+                "lifecyclestage": "customer", "hs_feedback_last_nps_rating": "10",
+                "hs_feedback_last_survey_date": today, "success_milestones_reached": "6",
+                "product_logins_30d": "30", "open_support_escalations": "0",
+            })
+        invited = self.ids(select(ContactState.contact_id).where(
+            ContactState.invited_at.is_not(None)).limit(NEW_DETRACTORS))
+        for contact_id in invited:
+            self.edit(contact_id, {"hs_feedback_last_nps_rating": "3",
+                                   "hs_feedback_last_survey_date": today})
+        handled, _ = self.settle()
+        invited_after = self.count(
+            select(func.count()).where(ContactState.invited_at.is_not(None)))
+        self.say(f"week 1: {len(nurture)} customers answered NPS 10 and reached milestones, "
+                 f"{len(invited)} invited advocates answered NPS 3; {handled} webhook events "
+                 f"handled, {invited_after - invited_before} new advocates invited, "
+                 "the detractors no longer asked")
+
+    def _friend(self, code: str, domain: str, **extra: str) -> dict[str, str]:
+        self.friends += 1
+        code_property = self.runtime.property_schema.name("referred_by_code")
+        return {"email": f"friend{self.friends}@{domain}", "firstname": "Friend",
+                "lastname": str(self.friends), "lifecyclestage": "lead",
+                code_property: code, **extra}
+
+    def referral_week(self) -> None:
+        """Week 2: friends sign up through advocates' links (a hidden form field holds the code)."""
+        with self.runtime.sessions() as session:
+            codes = list(session.scalars(
+                select(ContactState.referral_code).where(
+                    ContactState.referral_code.is_not(None), ContactState.tier != "excluded")
+                .order_by(ContactState.contact_id).limit(REFERRING_ADVOCATES)))
+        rows = []
+        for n, code in enumerate(codes):
+            assert code is not None
+            for _ in range(1 + self.rng.randrange(3) if n % 3 == 0 else 1):
+                # some friends type the code in lower case: it still counts
+                typed = code.lower() if self.rng.random() < 0.2 else code
+                rows.append(self._friend(typed, f"company{self.friends + 1}.example"))
+        rows.append(self._friend("NOSUCHCODE", "company-x.example"))
+        if codes:
+            assert codes[0] is not None
+            rows.append(self._friend(codes[0], "mailinator.com"))
+            today = iso_ms(now_ms())
+            rows.append(self._friend(codes[-1] or "", "already.example",
+                                     lifecyclestage="customer",
+                                     hs_lifecyclestage_customer_date=today))
+        self.create(rows)
+        handled, _ = self.settle()
+        referrals = self.count(select(func.count()).select_from(Referral))
+        rejected = self.count(select(func.count()).select_from(ReferralRejection))
+        self.say(f"week 2: {len(rows)} friends signed up with codes of {len(codes)} advocates; "
+                 f"{handled} events handled, {referrals} referrals credited, {rejected} claims "
+                 "rejected (unknown code, disposable email, already a customer)")
+
+    def conversion_week(self) -> None:
+        """Week 3: most referred friends become customers; rewards are granted exactly once."""
+        referred = self.ids(select(Referral.referred_contact_id).where(
+            Referral.status.in_(("attributed", "review"))).order_by(Referral.id))
+        converting = referred[: max(1, int(len(referred) * CONVERTING_SHARE))]
+        today = iso_ms(now_ms())
+        for contact_id in converting:
+            self.edit(contact_id, {"lifecyclestage": "customer",
+                                   "hs_lifecyclestage_customer_date": today})
+        handled, sent = self.settle()
+        # a later change to a converted friend runs the program again: nothing is paid twice
+        if converting:
+            self.edit(converting[0], {"hs_feedback_last_nps_rating": "9"})
+            self.settle()
+        converted = self.count(select(func.count()).select_from(Referral)
+                               .where(Referral.status == "converted"))
+        granted = self.count(select(func.count()).select_from(RewardLedger)
+                             .where(RewardLedger.status == "granted"))
+        self.say(f"week 3: {len(converting)} referred friends became customers; {handled} "
+                 f"events handled, {converted} referrals converted, {granted} rewards granted "
+                 f"(advocate and friend), {sent} HubSpot writes and enrollments sent")

@@ -1,0 +1,70 @@
+"""`connector demo`: the whole story on a bare machine, ending by itself with the report."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.db.models import ContactState, Referral, RewardLedger
+from connector.db.session import make_engine
+from connector.report.numbers import build_report
+
+
+def printed(out: str, label: str) -> int:
+    """The number on the report's table row that starts with `label`."""
+    [number] = re.findall(rf"│ {re.escape(label)}\s*│\s*([\d,]+) │", out)
+    return int(number.replace(",", ""))
+
+
+@pytest.mark.slow
+def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HUBSPOT_", "CONNECTOR_", "DATABASE_URL", "DASHBOARD_"))}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "connector.cli", "demo", "--dir", str(tmp_path / "demo")],
+        env={**env, "COLUMNS": "120"}, capture_output=True, text=True, timeout=240,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for step in ("install:", "full sync:", "week 1:", "week 2:", "week 3:",
+                 "Advocate program report", "demo finished"):
+        assert step in out, step
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'connector.db'}")
+    try:
+        with Session(engine) as session:
+            report = build_report(session)
+            ledger_granted = session.scalar(select(func.count()).select_from(RewardLedger)
+                                            .where(RewardLedger.status == "granted"))
+            rewarded_advocates = session.scalar(
+                select(func.count(func.distinct(RewardLedger.contact_id)))
+                .where(RewardLedger.status == "granted", RewardLedger.role == "advocate"))
+            converted = session.scalar(select(func.count()).select_from(Referral)
+                                       .where(Referral.status == "converted"))
+            invited = session.scalar(select(func.count()).select_from(ContactState)
+                                     .where(ContactState.invited_at.is_not(None)))
+    finally:
+        engine.dispose()
+    funnel = report["funnel"]
+    assert funnel["invited"] == invited > 0
+    assert funnel["referred"] > 0 and report["referrals"]["made"] > 0
+    assert report["referrals"]["converted"] == converted > 0
+    assert funnel["rewarded"] == rewarded_advocates > 0
+    assert report["rewards"]["granted"]["count"] == ledger_granted
+    # double-sided: each conversion granted the advocate's and the friend's reward, once
+    assert ledger_granted == 2 * converted
+    assert report["referrals"]["rejected"], "the story includes rejected claims"
+    # the printed report says the same
+    assert printed(out, "Invited") == invited
+    assert printed(out, "Referrals made") == report["referrals"]["made"]
+    assert printed(out, "Converted") == converted
+    assert printed(out, "Rewarded") == rewarded_advocates
+    print(f"demo took {elapsed:.0f}s")
