@@ -222,3 +222,13 @@ def test_concurrent_duplicate_deliveries_store_once_without_errors(settings, pg_
         thread.join()
     assert statuses == [204] * 6
     assert count(pg_engine) == 100
+
+
+def test_public_url_with_a_path_prefix_behind_a_proxy(settings, sqlite_engine):
+    public = "https://hooks.example.com/connector"
+    runtime = Runtime(dataclasses.replace(settings, public_url=public), engine=sqlite_engine)
+    client = create_app(runtime=runtime).test_client()
+    signer = HubSpotSigner("test-secret", public)
+    body = json.dumps([contact_event(1)]).encode()
+    headers = signer.headers(body) | {"X-Forwarded-Prefix": "/connector"}
+    assert client.post("/webhooks/hubspot", data=body, headers=headers).status_code == 204

@@ -40,12 +40,16 @@ def _answer(status: int, outcome: str, count: int = 1, reason: str = "") -> Resp
 
 
 def public_url() -> str:
-    """The URL HubSpot signed: CONNECTOR_PUBLIC_URL + path + query, else the proxied request URL."""
+    """The URL HubSpot signed: CONNECTOR_PUBLIC_URL + path + query, else the proxied request URL.
+
+    CONNECTOR_PUBLIC_URL is where HubSpot reaches the app, any path prefix included, so the
+    prefix a proxy announces (X-Forwarded-Prefix, the script root) is not added twice.
+    """
     base = runtime_of(current_app).settings.public_url
     if not base:
         return request.url  # ProxyFix has rebuilt scheme, host and prefix from X-Forwarded-*
     query = request.query_string.decode("latin-1")
-    path = quote(request.script_root + request.path, safe="/!$&'()*+,:;=@%~")
+    path = quote(request.path, safe="/!$&'()*+,:;=@%~")
     return base + path + (f"?{query}" if query else "")
 
 
