@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -68,3 +70,41 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
     assert printed(out, "Converted") == converted
     assert printed(out, "Rewarded") == rewarded_advocates
     print(f"demo took {elapsed:.0f}s")
+
+
+@pytest.mark.slow
+def test_demo_serve_keeps_the_dashboard_up_until_interrupted(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HUBSPOT_", "CONNECTOR_", "DATABASE_URL", "DASHBOARD_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "demo", "--serve", "--contacts", "300",
+         "--dir", str(tmp_path / "demo")],
+        env={**env, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        out = "".join(lines)
+        url = re.search(r"Dashboard\s+(http://\S+/dashboard)", out)
+        token = re.search(r"Token\s+(\S+)", out)
+        assert url and token, out[-2000:]
+        data = requests.get(url.group(1) + "/data.json", timeout=10,
+                            headers={"Authorization": f"Bearer {token.group(1)}"})
+        assert data.status_code == 200
+        assert data.json()["funnel"]["invited"] > 0
+        assert requests.get(url.group(1) + "/data.json", timeout=10).status_code == 401
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
