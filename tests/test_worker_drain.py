@@ -283,3 +283,17 @@ def test_a_failing_pass_is_logged_and_retried_not_fatal(runtime, monkeypatch):
     monkeypatch.setattr(loop, "work_once", flaky)
     loop.run_worker(runtime, stop=stop, options=loop.WorkerOptions(idle_sleep_s=0.01))
     assert len(passes) == 2
+
+
+def test_old_done_events_are_pruned_others_kept(runtime, fake_rescore):
+    from connector.worker.claims import prune_handled
+
+    put(runtime, contact_event(1), contact_event(2), contact_event(3))
+    drain_inbox(runtime)
+    with runtime.engine.begin() as conn:
+        conn.execute(update(InboxEvent).where(InboxEvent.object_id == "1")
+                     .values(processed_at=utcnow() - timedelta(days=8)))
+        conn.execute(update(InboxEvent).where(InboxEvent.object_id == "3")
+                     .values(status="dead", processed_at=utcnow() - timedelta(days=8)))
+    assert prune_handled(runtime.engine, utcnow() - timedelta(days=7)) == 1
+    assert sorted(statuses(runtime)) == ["2", "3"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from connector.db.models import InboxEvent
 
@@ -110,3 +110,15 @@ def inbox_counts(engine: Engine) -> dict[str, int]:
             select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
         ).all()
     return {status: int(n) for status, n in rows}
+
+
+def prune_handled(engine: Engine, before: datetime, limit: int = 10_000) -> int:
+    """Delete up to `limit` done events handled before `before`; return how many."""
+    old = (
+        select(InboxEvent.id)
+        .where(InboxEvent.status == "done", InboxEvent.processed_at < before)
+        .order_by(InboxEvent.id).limit(limit)
+    )
+    with engine.begin() as conn:
+        result = conn.execute(delete(InboxEvent).where(InboxEvent.id.in_(old.scalar_subquery())))
+    return int(result.rowcount or 0)

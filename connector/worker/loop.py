@@ -6,13 +6,15 @@ import importlib
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from connector.db.models import utcnow
 from connector.errors import UserError
-from connector.worker.claims import MAX_ATTEMPTS
+from connector.worker.claims import MAX_ATTEMPTS, prune_handled
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
 
 if TYPE_CHECKING:
@@ -29,6 +31,10 @@ class WorkerOptions:
     lease: timedelta = LEASE
     max_attempts: int = MAX_ATTEMPTS
     idle_sleep_s: float = 1.0
+    # done events are kept past HubSpot's longest retry window (3 days for workflow actions)
+    # so a late redelivery is still recognised as a duplicate, then pruned
+    keep_done: timedelta = timedelta(days=7)
+    prune_every_s: float = 600.0
 
 
 def flush_outbox(runtime: Runtime) -> int:
@@ -103,9 +109,13 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
     stop = stop or StopFlag()
     stop.install()
     scheduler = _start_clock(runtime) if with_clock else None
+    pruned_at = 0.0
     try:
         while not stop.event.is_set():
             try:
+                if time.monotonic() - pruned_at > options.prune_every_s:
+                    prune_handled(runtime.engine, utcnow() - options.keep_done)
+                    pruned_at = time.monotonic()
                 summary, sent = work_once(runtime, options)
             except UserError:
                 raise
