@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -107,3 +109,21 @@ def test_auto_format_follows_the_terminal() -> None:
 
 def test_short_values_are_not_treated_as_secrets() -> None:
     assert Redactor(["abc", None, ""]).text("abc def") == "abc def"
+
+
+def test_the_web_app_configures_logging_when_no_cli_did(tmp_path) -> None:
+    # gunicorn imports create_app directly: its logs must be JSON and redacted too
+    script = (
+        "import logging\n"
+        "from connector.config import Settings\n"
+        "from connector.web.app import create_app\n"
+        f"create_app(Settings(log_format='json', database_url='sqlite:///{tmp_path}/c.db',"
+        " hubspot_client_secret='client-secret-abcdef'))\n"
+        "logging.getLogger('connector.web').warning('bad signature from a@b.example with "
+        "client-secret-abcdef', extra={'event_id': '42'})\n"
+    )
+    err = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=60).stderr
+    [entry] = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert entry["message"] == "bad signature from [email] with [secret]"
+    assert entry["event_id"] == "42"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.config import Settings
+from connector.logs import configure_logging
 from connector.runtime import Runtime
 
 
@@ -13,6 +16,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the web app; nothing starts at import time and no scheduler ever runs here."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     runtime = runtime or Runtime(settings)
+    if not logging.getLogger().handlers:
+        configure_logging(settings)  # under gunicorn no CLI ran: same JSON logs, same redaction
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # HubSpot batches are far below 1 MiB
     app.extensions["connector"] = runtime
