@@ -58,8 +58,17 @@ def _contributions(
     """Words only for the contributions that make the reasons; the rest are never formatted."""
     found = []
     cache = mapping.phrase_cache
+    known_contributions = mapping.contribution_cache
     for negative_points, index, detail in top:
         signal = mapping.signals[index]
+        raw = properties.get(signal.property)
+        cache_key = (index, raw) if signal.compiled.pure and type(raw) is str else None
+        if cache_key is not None:
+            # the whole contribution follows from the raw value: reuse it (it is frozen)
+            known = known_contributions.get(cache_key)
+            if known is not None:
+                found.append(known)
+                continue
         points = -negative_points
         key = (index, signal.compiled.phrase_key(detail), int(points + 0.5))
         text = cache.get(key)
@@ -67,12 +76,15 @@ def _contributions(
             text = signal.describe(detail, points)
             if len(cache) < PHRASE_CACHE_LIMIT:
                 cache[key] = text
-        raw = properties.get(signal.property)
-        found.append(build_frozen(Contribution, {
+        contribution = build_frozen(Contribution, {
             "signal": signal.key, "property": signal.property,
             "raw": raw if raw is None or type(raw) is str else as_text(raw),
-            "points": round(points, 1), "text": text,
-        }))
+            "points": int(points * 10.0 + 0.5) / 10.0,  # round(x, 1) is 5x slower
+            "text": text,
+        })
+        if cache_key is not None and len(known_contributions) < PHRASE_CACHE_LIMIT:
+            known_contributions[cache_key] = contribution
+        found.append(contribution)
     return found
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from connector.errors import UserError
 from connector.scoring.guardrails import Check, Guardrail, build_guardrail
-from connector.scoring.model import TIERS
+from connector.scoring.model import TIERS, Contribution
 from connector.scoring.options import OptionError, Options, check_number
 from connector.scoring.transforms import BUILDERS, Reader, Transform
 from connector.scoring.wording import Phrase, compile_phrase
@@ -55,10 +55,13 @@ class Mapping:
     max_reasons: int = 3
     max_reason_chars: int = 400
     # precompiled for the hot loop: (reader, most points) per signal, (reason, check) per
-    # guardrail, and phrases already worded ({(signal index, phrase key, points): text})
+    # guardrail; phrases already worded ({(signal index, phrase key, points): text}) and
+    # contributions of signals that depend on their raw value alone ({(index, raw): ...})
     plan: tuple[tuple[Reader, float], ...] = field(init=False, repr=False)
     checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
     phrase_cache: dict[tuple[int, Hashable, int], str] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+    contribution_cache: dict[tuple[int, str], Contribution] = field(
         init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:

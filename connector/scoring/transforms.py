@@ -46,6 +46,7 @@ class Transform:
     rule: str  # in words, for `connector score --explain`
     reads: tuple[str, ...]  # HubSpot properties read, the signal's own first
     default_text: str
+    pure: bool = True  # the reading follows from the signal's own raw value alone
 
 
 def present_text(properties: Properties, prop: str) -> str | None:
@@ -140,7 +141,7 @@ def build_recency(prop: str, opts: Options) -> Transform:
         return (0.5 ** (days / half_life), days)
 
     return Transform(make_reader(prop, convert), AGE_WORDS, _whole_days,
-                     f"halves every {half_life:g} days", (prop,), prop + " {ago}")
+                     f"halves every {half_life:g} days", (prop,), prop + " {ago}", pure=False)
 
 
 def build_days_since(prop: str, opts: Options) -> Transform:
@@ -152,7 +153,8 @@ def build_days_since(prop: str, opts: Options) -> Transform:
         return (1.0 if days >= target else days / target, days)
 
     return Transform(make_reader(prop, convert), AGE_WORDS, _whole_days,
-                     f"days since / {target:g}, capped at 1", (prop,), prop + " {duration}")
+                     f"days since / {target:g}, capped at 1", (prop,), prop + " {duration}",
+                     pure=False)
 
 
 def build_boolean(prop: str, opts: Options) -> Transform:
@@ -274,7 +276,7 @@ def build_nps(prop: str, opts: Options) -> Transform:
         f"; a survey older than {fresh_days:g} days halves every {half_life:g} days"
         if survey_prop else "")
     reads = (prop, survey_prop) if survey_prop else (prop,)
-    return Transform(read, NPS_WORDS, _same, rule, reads, "NPS {value}")
+    return Transform(read, NPS_WORDS, _same, rule, reads, "NPS {value}", pure=False)
 
 
 BUILDERS: dict[str, Callable[[str, Options], Transform]] = {
