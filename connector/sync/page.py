@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connector import metrics
@@ -19,6 +20,7 @@ from connector.db.models import AuditLog, ContactState
 from connector.hubspot.gateway import Contact, UpdateResult
 from connector.program import hooks
 from connector.scoring.engine import score_contact
+from connector.scoring.model import ReadinessScore
 from connector.sync.states import load_states
 from connector.sync.summary import SyncSummary
 from connector.sync.writeback import Changes, after_write, diff, readiness_properties
@@ -43,6 +45,26 @@ def read_properties(runtime: Runtime) -> list[str]:
     return list(dict.fromkeys([*runtime.mapping.properties, *hooks.required_properties(runtime)]))
 
 
+def remember(
+    state: ContactState, readiness: ReadinessScore, contact: Contact, now: datetime
+) -> None:
+    """Keep the score on the contact's state, touching only what changed (sets cost time)."""
+    if state.score != readiness.score:
+        state.score, state.scored_at = readiness.score, now
+    if state.tier != readiness.tier:
+        state.tier = readiness.tier
+    if state.reasons != readiness.reasons:
+        state.reasons = readiness.reasons
+    issues = readiness.data_quality_issues or None
+    if state.data_quality_issues != issues:
+        state.data_quality_issues = issues
+    stored = state.hubspot_updated_at
+    if stored is not None and stored.tzinfo is None:
+        stored = stored.replace(tzinfo=UTC)  # SQLite hands back naive UTC datetimes
+    if contact.updated_at is not None and stored != contact.updated_at:
+        state.hubspot_updated_at = contact.updated_at
+
+
 def plan_page(
     session: Session, runtime: Runtime, contacts: Sequence[Contact], now: datetime,
     summary: SyncSummary,
@@ -55,11 +77,7 @@ def plan_page(
         readiness = score_contact(contact.properties, runtime.mapping, now)
         summary.count_score(readiness)
         state = states[contact.id]
-        if state.score != readiness.score:
-            state.scored_at = now
-        state.score, state.tier, state.reasons = readiness.score, readiness.tier, readiness.reasons
-        state.data_quality_issues = readiness.data_quality_issues or None
-        state.hubspot_updated_at = contact.updated_at
+        remember(state, readiness, contact, now)
         extras = hooks.on_contact(session, runtime, contact, readiness, state, now)
         written = state.written or {}
         changes = diff(written, {**readiness_properties(schema, readiness, written, now),
@@ -72,7 +90,7 @@ def plan_page(
 
 def apply_writes(
     session: Session, runtime: Runtime, plan: dict[str, PlannedWrite], *, reason: str,
-    summary: SyncSummary,
+    summary: SyncSummary, now: datetime,
 ) -> UpdateResult:
     """Send the diffs in batch updates; remember and audit what HubSpot accepted."""
     if not plan:
@@ -80,17 +98,20 @@ def apply_writes(
     result = runtime.gateway.update_contacts(
         {cid: {name: after for name, (_before, after) in p.changes.items()}
          for cid, p in plan.items()})
+    audit = []
     for contact_id in result.updated:
         planned = plan.get(contact_id)
         if planned is None:
             continue
         planned.state.written = after_write(planned.state.written or {}, planned.changes)
-        session.add(AuditLog(contact_id=contact_id, action="write", changes=planned.changes,
-                             reason=reason))
+        audit.append({"contact_id": contact_id, "action": "write", "changes": planned.changes,
+                      "reason": reason, "created_at": now})
         summary.written += 1
         summary.written_ids.add(contact_id)
         summary.properties_written += len(planned.changes)
         metrics.PROPERTIES_WRITTEN.inc(len(planned.changes))
+    if audit:
+        session.execute(insert(AuditLog), audit)  # one executemany, not a flush per row
     # a refused contact keeps its old `written`, so the next pass tries it again
     summary.failed += len(result.errors)
     summary.failed_ids.extend(result.errors)
@@ -112,7 +133,7 @@ def process_page(
                     summary.keep_sample(contact_id, planned.changes)
                 session.rollback()
                 return
-            apply_writes(session, runtime, plan, reason=reason, summary=summary)
+            apply_writes(session, runtime, plan, reason=reason, summary=summary, now=now)
             if checkpoint is not None:
                 checkpoint(session)
             session.commit()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OVERLAP_MS = 2 * 60 * 1000  # search index lag, with a wide margin
+READ_AHEAD_PAGES = 2  # slack for jitter between reads and writes; re-read after a crash
 Progress = Callable[[SyncSummary], None]
 
 
@@ -85,7 +86,7 @@ def run_sync(
             log.info("incremental sync from %s", datetime.fromtimestamp(since_ms / 1000, UTC))
             pages = _until(gateway.iter_contacts(
                 properties, modified_since_ms=max(0, since_ms - OVERLAP_MS)), _ms(started))
-        for page in read_ahead(pages):
+        for page in read_ahead(pages, ahead=READ_AHEAD_PAGES):
             checkpoint = (_full_checkpoint(page, full_started) if mode == "full"
                           else _incremental_checkpoint(page, _ms(started)))
             process_page(runtime, page, now=datetime.now(UTC), reason=f"sync:{mode}",
