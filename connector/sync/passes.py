@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OVERLAP_MS = 2 * 60 * 1000  # search index lag, with a wide margin
-READ_AHEAD_PAGES = 2  # slack for jitter between reads and writes; re-read after a crash
+READ_AHEAD_PAGES = 1  # read page k+1 while page k is written; more only re-reads more after a crash
 Progress = Callable[[SyncSummary], None]
 
 
