@@ -20,7 +20,6 @@ from rich.console import Console
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from connector.config import Settings
-from connector.db.migrate import upgrade
 from connector.errors import UserError
 from connector.report.source import load_report
 from connector.report.story import Story
@@ -100,6 +99,8 @@ def _quiet_logs() -> dict[str, int]:
 
 def start_world(world: DemoWorld, contacts: int, directory: Path) -> Runtime:
     """Migrate a fresh database, start the web app and a seeded sandbox that calls it."""
+    from connector.db.migrate import upgrade  # here: importing Alembic logs at INFO
+
     database_url = f"sqlite:///{directory / 'connector.db'}"
     upgrade(database_url)
     world.say(f"database ready: {directory / 'connector.db'} (migrations applied)")
