@@ -35,11 +35,11 @@ def retry_ids(session: Session) -> list[str]:
 
 
 def update_retry_ids(
-    session: Session, *, written: set[str], failed: list[str], now: datetime
+    session: Session, *, settled: set[str], failed: list[str], now: datetime
 ) -> None:
-    """Forget the contacts written since, remember the ones that failed now."""
+    """Forget the contacts settled since (written, unchanged or gone); add the new failures."""
     cursor = load_cursor(session, RETRY, for_update=True)
-    ids = [i for i in (cursor.last_summary or {}).get("contact_ids") or [] if i not in written]
+    ids = [i for i in (cursor.last_summary or {}).get("contact_ids") or [] if i not in settled]
     merged = list(dict.fromkeys([*ids, *failed]))
     cursor.last_summary = {"contact_ids": merged}
     cursor.run_finished_at = now

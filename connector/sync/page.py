@@ -107,7 +107,6 @@ def apply_writes(
         audit.append({"contact_id": contact_id, "action": "write", "changes": planned.changes,
                       "reason": reason, "created_at": now})
         summary.written += 1
-        summary.written_ids.add(contact_id)
         summary.properties_written += len(planned.changes)
         metrics.PROPERTIES_WRITTEN.inc(len(planned.changes))
     if audit:
@@ -133,7 +132,11 @@ def process_page(
                     summary.keep_sample(contact_id, planned.changes)
                 session.rollback()
                 return
-            apply_writes(session, runtime, plan, reason=reason, summary=summary, now=now)
+            result = apply_writes(session, runtime, plan, reason=reason, summary=summary,
+                                  now=now)
+            if summary.owed:
+                summary.settled.update(c.id for c in contacts
+                                       if c.id in summary.owed and c.id not in result.errors)
             if checkpoint is not None:
                 checkpoint(session)
             session.commit()

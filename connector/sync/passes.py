@@ -76,7 +76,10 @@ def run_sync(
         if pending_retries and not dry_run:
             from connector.sync.rescore import rescore_contacts
 
-            rescore_contacts(runtime, pending_retries, reason="retry", summary=summary)
+            summary.owed = set(pending_retries)
+            retried = rescore_contacts(runtime, pending_retries, reason="retry",
+                                       summary=summary)
+            summary.settled.update(retried.missing)  # gone from HubSpot: nothing to retry
         if mode == "full":
             log.info("full sync starting%s",
                      f" (resuming after contact {resume_after})" if resume_after else "")
@@ -142,7 +145,7 @@ def _finish(runtime: Runtime, summary: SyncSummary, mode: str, full_started: dat
             start_ms = _ms(full_started)
             if incremental.modified_ms is None or incremental.modified_ms < start_ms:
                 incremental.modified_ms, incremental.object_id = start_ms, None
-        cursors.update_retry_ids(session, written=summary.written_ids,
+        cursors.update_retry_ids(session, settled=summary.settled,
                                  failed=summary.failed_ids, now=now)
     from connector.sync.outbox import flush_outbox
 

@@ -38,7 +38,9 @@ class SyncSummary:
     elapsed_s: float = 0.0
     outbox_sent: int = 0
     failed_ids: list[str] = field(default_factory=list)
-    written_ids: set[str] = field(default_factory=set)
+    # contacts owed a retry from an earlier pass, and those of them this pass settled
+    owed: set[str] = field(default_factory=set)
+    settled: set[str] = field(default_factory=set)
     sample: list[dict[str, Any]] = field(default_factory=list)
 
     def count_score(self, readiness: ReadinessScore) -> None:
