@@ -6,7 +6,8 @@ them with the default mapping, and prints one JSON line. Generation is not timed
 
 "One core" is measured as this process's CPU time, best of --repeats passes (as timeit
 does): on a machine shared with other work, wall time measures the neighbours too. The
-load average is printed so a slow run on a busy machine reads as such.
+load average and the cost of one empty Python call are printed so a slow run on a busy
+or slow machine reads as such.
 
     python benchmarks/score_throughput.py [--contacts 200000] [--repeats 3] [--seed 7]
 """
@@ -71,6 +72,18 @@ def contact_properties(rng: random.Random) -> dict[str, str | None]:
     return props
 
 
+def reference_call_ns() -> float:
+    """What one empty Python function call costs here: how fast this interpreter runs."""
+    def nothing() -> None:
+        return None
+
+    calls = 1_000_000
+    started = time.process_time()
+    for _ in range(calls):
+        nothing()
+    return (time.process_time() - started) / calls * 1e9
+
+
 def main() -> None:
     """Generate, score, print one JSON line with the ratio to the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,6 +111,7 @@ def main() -> None:
         "wall_seconds": round(wall_seconds, 3),
         "repeats": len(passes),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "reference_call_ns": round(reference_call_ns(), 1),
     }))
 
 

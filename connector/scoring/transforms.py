@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from connector.scoring.options import OptionError, Options, check_number
@@ -25,6 +26,9 @@ from connector.scoring.values import (
     parse_number,
 )
 
+INFINITY = float("inf")
+DAY_S = 86_400.0
+from_iso = datetime.fromisoformat
 Properties = Mapping[str, Any]
 Reading = tuple[float, Any]  # (share of the weight 0..1, detail for the reason text)
 Reader = Callable[[Properties, float, list[str]], Reading | None]
@@ -76,13 +80,33 @@ def make_reader(prop: str, convert: Convert) -> Reader:
     return read
 
 
+def fast_date_reader(prop: str, share: Callable[[float], Reading], careful: Reader) -> Reader:
+    """A reader for the common shape (an ISO datetime with a zone, in the past) inline;
+    anything else (dates, epoch ms, future, junk) goes to the careful reader."""
+    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
+        raw = properties.get(prop)
+        if raw is None or raw == "":
+            return None
+        try:
+            moment = from_iso(raw)
+        except (ValueError, TypeError):
+            return careful(properties, now_s, issues)
+        if moment.tzinfo is None:
+            return careful(properties, now_s, issues)
+        seconds = now_s - moment.timestamp()
+        if seconds < 0.0:
+            return careful(properties, now_s, issues)
+        return share(seconds / DAY_S)
+    return read
+
+
 def _count(raw: str) -> float:
     """A count: a finite number, not negative."""
     try:
         value = float(raw)
     except ValueError:
         raise Malformed("not a number") from None
-    if not 0.0 <= value < float("inf"):
+    if not 0.0 <= value < INFINITY:
         raise Malformed("below 0" if value < 0 else "not a finite number")
     return value
 
@@ -110,7 +134,22 @@ def build_saturating(prop: str, opts: Options) -> Transform:
         value = _count(raw)
         return (1.0 if value >= target else value / target, value)
 
-    return Transform(make_reader(prop, convert), NUMBER_WORDS, _same,
+    careful = make_reader(prop, convert)
+
+    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
+        # the common shape ("12") inline; anything else goes to the careful reader
+        raw = properties.get(prop)
+        if raw is None or raw == "":
+            return None
+        try:
+            value = float(raw)
+        except (ValueError, TypeError):
+            return careful(properties, now_s, issues)
+        if 0.0 <= value < INFINITY:
+            return (1.0 if value >= target else value / target, value)
+        return careful(properties, now_s, issues)
+
+    return Transform(read, NUMBER_WORDS, _same,
                      f"value / {target:g}, capped at 1", (prop,), "{value} " + prop)
 
 
@@ -136,11 +175,14 @@ def build_recency(prop: str, opts: Options) -> Transform:
     """Half-life decay on a date: 1 today, 0.5 after `half_life_days`, and so on."""
     half_life = opts.number("half_life_days", above=0.0)
 
-    def convert(raw: str, now_s: float) -> Reading:
-        days = age_days(raw, now_s)
+    def share(days: float) -> Reading:
         return (0.5 ** (days / half_life), days)
 
-    return Transform(make_reader(prop, convert), AGE_WORDS, _whole_days,
+    def convert(raw: str, now_s: float) -> Reading:
+        return share(age_days(raw, now_s))
+
+    return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
+                     _whole_days,
                      f"halves every {half_life:g} days", (prop,), prop + " {ago}", pure=False)
 
 
@@ -148,11 +190,14 @@ def build_days_since(prop: str, opts: Options) -> Transform:
     """Days since a date / `target_days`, capped at 1: tenure, where longer is better."""
     target = opts.number("target_days", above=0.0)
 
-    def convert(raw: str, now_s: float) -> Reading:
-        days = age_days(raw, now_s)
+    def share(days: float) -> Reading:
         return (1.0 if days >= target else days / target, days)
 
-    return Transform(make_reader(prop, convert), AGE_WORDS, _whole_days,
+    def convert(raw: str, now_s: float) -> Reading:
+        return share(age_days(raw, now_s))
+
+    return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
+                     _whole_days,
                      f"days since / {target:g}, capped at 1", (prop,), prop + " {duration}",
                      pure=False)
 
