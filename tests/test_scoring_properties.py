@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from connector.config import PROJECT_ROOT
 from connector.scoring.engine import score_contact
 from connector.scoring.mapping import load_mapping
 from connector.scoring.model import TIERS
+from connector.scoring.values import Malformed, age_days, as_text, is_blank
 
 MAPPING = load_mapping(PROJECT_ROOT / "mappings" / "signals.yaml")
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -198,3 +200,29 @@ def test_a_great_customer_is_a_champion(props: dict[str, str]) -> None:
 def test_a_passive_moderately_active_customer_is_nurture(props: dict[str, str]) -> None:
     readiness = score_contact(props, MAPPING, NOW)
     assert readiness.tier == "nurture", readiness
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(contacts, valid_contacts))
+def test_warm_caches_never_change_a_result(props: dict[str, Any]) -> None:
+    fresh = load_mapping(PROJECT_ROOT / "mappings" / "signals.yaml")
+    assert score_contact(props, fresh, NOW) == score_contact(props, MAPPING, NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(dates, junk))
+def test_inline_date_reader_agrees_with_the_careful_parse(raw: Any) -> None:
+    signal = next(s for s in MAPPING.signals if s.key == "email_opens")
+    issues: list[str] = []
+    got = signal.compiled.read({signal.property: raw}, NOW.timestamp(), issues)
+    text = None if raw is None else as_text(raw)
+    try:
+        expected = None if text is None or is_blank(text) else age_days(text, NOW.timestamp())
+    except Malformed:
+        expected = None
+        assert issues and issues[0].startswith("hs_email_last_open_date: ")
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and got[1] == pytest.approx(expected)
+        assert got[0] == pytest.approx(0.5 ** (expected / 30))
