@@ -38,6 +38,8 @@ class GuardrailLine:
 
 @dataclass(frozen=True)
 class Explanation:
+    """The score as `score_contact` gives it, and the line-by-line detail behind it."""
+
     readiness: ReadinessScore
     signals: list[SignalLine]
     guardrails: list[GuardrailLine]
