@@ -114,8 +114,10 @@ def _run_syncs(args: argparse.Namespace, url: str) -> dict[str, Any]:
         wall_s = time.monotonic() - started
         after_first = _stats(url)
         rss_after_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        first_audit_id = _last_audit_id(runtime)
         second = run_sync(runtime, full=True)
         after_second = _stats(url)
+        second_changes = _changed_properties(runtime, first_audit_id)
     search_pages = math.ceil(args.contacts / 200)
     updates = math.ceil(first.changed / 100)
     floor_calls = search_pages + updates
@@ -133,7 +135,32 @@ def _run_syncs(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "written": first.written, "rate_limited": first.rate_limited,
         "second_sync_writes": after_second["writes"] - after_first["writes"],
         "second_sync_changed": second.changed,
+        # what moved between the two passes (time-dependent signals: recency decay)
+        "second_sync_changed_properties": second_changes,
     }
+
+
+def _last_audit_id(runtime: Any) -> int:
+    from sqlalchemy import func, select
+
+    from connector.db.models import AuditLog
+
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.max(AuditLog.id))) or 0)
+
+
+def _changed_properties(runtime: Any, after_id: int) -> dict[str, int]:
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from connector.db.models import AuditLog
+
+    counts: Counter[str] = Counter()
+    with runtime.sessions() as session:
+        for changes in session.scalars(select(AuditLog.changes).where(AuditLog.id > after_id)):
+            counts.update(changes)
+    return dict(counts)
 
 
 def main() -> None:
