@@ -53,7 +53,8 @@ def build_scheduler(runtime: Runtime, blocking: bool = True) -> BaseScheduler:
     common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
     scheduler.add_job(run_pass, "interval", args=[runtime, "incremental"],
                       minutes=runtime.settings.sync_interval_minutes, id="sync-incremental",
+                      name="incremental sync",
                       next_run_time=datetime.now(UTC), **common)
     scheduler.add_job(run_pass, "cron", args=[runtime, "full"], hour=FULL_SYNC_HOUR_UTC,
-                      minute=0, id="sync-full", **common)
+                      minute=0, id="sync-full", name="full sync", **common)
     return scheduler
