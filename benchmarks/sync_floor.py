@@ -159,7 +159,7 @@ def _changed_properties(runtime: Any, after_id: int) -> dict[str, int]:
     counts: Counter[str] = Counter()
     with runtime.sessions() as session:
         for changes in session.scalars(select(AuditLog.changes).where(AuditLog.id > after_id)):
-            counts.update(changes)
+            counts.update(changes.keys())
     return dict(counts)
 
 
