@@ -184,3 +184,18 @@ def test_rescore_reports_contacts_hubspot_no_longer_has(sync_setup: SyncSetup) -
     assert sorted(summary.missing) == sorted([ids[0], "999999"])
     again = rescore_contacts(runtime, ids[1:], reason="webhook")
     assert (again.read, again.changed, again.written) == (2, 0, 0)
+
+
+@pytest.mark.postgres
+def test_sync_on_postgres_writes_once_and_checkpoints(
+    sync_setup: SyncSetup, pg_engine: Any,
+) -> None:
+    handle, runtime = sync_setup(engine=pg_engine, contacts=450)
+    first = run_sync(runtime)
+    assert (first.read, first.written, first.pages) == (450, 450, 3)
+    assert run_sync(runtime).written == 0 and run_sync(runtime, full=True).written == 0
+    assert handle.stats()["writes"] == 450
+    with runtime.sessions() as session:
+        incremental = session.get(SyncCursor, "incremental")
+        assert incremental is not None and incremental.last_status == "ok"
+        assert incremental.modified_ms is not None
