@@ -89,7 +89,7 @@ def test_tokens_are_compared_in_constant_time(client, monkeypatch) -> None:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("connector.web.dashboard.hmac.compare_digest", spy)
+    monkeypatch.setattr("connector.web.dashboard_auth.hmac.compare_digest", spy)
     log_in(client, "guess")
     client.get("/dashboard/data.json", headers={"Authorization": "Bearer guess2"})
     assert (b"guess", TOKEN.encode()) in calls

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +10,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -22,23 +21,32 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
 
+from connector.db.models import RewardLedger
+from connector.db.session import transaction
+from connector.program.announce import announce_reward
+from connector.program.rewards import RewardDecisionError, decide_pending
 from connector.report.source import ReportUnavailable, load_report
+from connector.runtime import Runtime
 from connector.web.app import runtime_of
+from connector.web.dashboard_auth import (
+    csrf_ok,
+    csrf_token,
+    derive,
+    same,
+    session_hours,
+    session_state,
+    start_session,
+    throttle_of,
+)
+from connector.worker.replay import replay
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-SESSION_HOURS = 12
-SESSION_KEY = "dashboard"
 # no inline scripts or styles, nothing from elsewhere: the page runs in locked-down networks
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-
-
-def _derive(token: str, purpose: str) -> str:
-    """A value derived from the dashboard token for one purpose (never the token itself)."""
-    return hmac.new(token.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 @bp.record_once
@@ -49,22 +57,17 @@ def _configure_sessions(state: BlueprintSetupState) -> None:
     settings = runtime_of(app).settings
     if settings.dashboard_token and not app.secret_key:
         # a new token gives a new key, so changing the token logs everyone out
-        app.secret_key = _derive(settings.dashboard_token, "advocate-connector session key")
+        app.secret_key = derive(settings.dashboard_token, "advocate-connector session key")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings.public_url and settings.public_url.startswith("https")),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours(app)),
     )
 
 
 def _token() -> str | None:
     return runtime_of(current_app).settings.dashboard_token
-
-
-def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison, so response times say nothing about the token."""
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 def _bearer() -> str | None:
@@ -73,14 +76,14 @@ def _bearer() -> str | None:
 
 
 def _access(token: str) -> str:
-    """`ok`, `missing` (no credentials) or `wrong` (credentials that do not match)."""
+    """`bearer` or `session` (allowed), `missing`, `expired`, or `wrong` (a bad bearer token)."""
     bearer = _bearer()
     if bearer is not None:
-        return "ok" if _same(bearer, token) else "wrong"
-    marker = session.get(SESSION_KEY)
-    if isinstance(marker, str) and _same(marker, _derive(token, "dashboard session")):
-        return "ok"
-    return "missing"
+        return "bearer" if same(bearer, token) else "wrong"
+    state = session_state(token, current_app)
+    if state == "expired":
+        session.clear()
+    return "session" if state == "ok" else state
 
 
 @bp.after_request
@@ -119,25 +122,39 @@ def _report() -> tuple[dict[str, Any] | None, str | None]:
     return load_report(runtime_of(current_app), since, until), None
 
 
+def _client() -> str:
+    """The caller's address (ProxyFix has applied one hop of X-Forwarded-For)."""
+    return request.remote_addr or "unknown"
+
+
 @bp.get("/login")
 def login_form() -> tuple[str, int] | str:
     """The page that asks for the dashboard token."""
     if not _token():
         return _off()
-    return render_template("dashboard_login.html", error=None)
+    expired = request.args.get("expired") == "1"
+    return render_template("dashboard_login.html",
+                           error="Your session expired; log in again." if expired else None)
 
 
 @bp.post("/login")
-def login() -> tuple[str, int] | BaseResponse:
+def login() -> tuple[str, int, dict[str, str]] | tuple[str, int] | BaseResponse:
     """Check the token; on success set a signed, HttpOnly, expiring session cookie."""
     token = _token()
     if not token:
         return _off()
-    if not _same(request.form.get("token", "").strip(), token):
+    throttle = throttle_of(current_app)
+    wait = throttle.retry_after(_client())
+    if wait:
+        # checked before the token, so a throttled guess learns nothing even when right
+        return (render_template("dashboard_login.html",
+                                error="Too many wrong tokens; wait a few minutes."),
+                429, {"Retry-After": str(wait)})
+    if not same(request.form.get("token", "").strip(), token):
+        throttle.failed(_client())
         return render_template("dashboard_login.html", error="That token is not right."), 401
-    session.clear()
-    session.permanent = True
-    session[SESSION_KEY] = _derive(token, "dashboard session")
+    throttle.succeeded(_client())
+    start_session(token)
     return redirect(url_for("dashboard.overview"))
 
 
@@ -148,6 +165,17 @@ def logout() -> BaseResponse:
     return redirect(url_for("dashboard.login_form"))
 
 
+def _refused(access: str) -> tuple[str, int] | BaseResponse | None:
+    """The answer for a page request without a usable login, or None when it may go on."""
+    if access == "missing":
+        return redirect(url_for("dashboard.login_form"))
+    if access == "expired":
+        return redirect(url_for("dashboard.login_form", expired="1"))
+    if access == "wrong":
+        return render_template("dashboard_login.html", error="That token is not right."), 401
+    return None
+
+
 @bp.get("")
 @bp.get("/")
 def overview() -> tuple[str, int] | str | BaseResponse:
@@ -156,17 +184,19 @@ def overview() -> tuple[str, int] | str | BaseResponse:
     if not token:
         return _off()
     access = _access(token)
-    if access == "missing":
-        return redirect(url_for("dashboard.login_form"))
-    if access == "wrong":
-        return render_template("dashboard_login.html", error="That token is not right."), 401
+    refused = _refused(access)
+    if refused is not None:
+        return refused
     try:
         report, problem = _report()
     except ReportUnavailable as exc:
         return render_template("dashboard_error.html", problem=str(exc)), 503
     if report is None:
         return render_template("dashboard_error.html", problem=problem), 400
-    return render_template("dashboard.html", report=report, query=request.query_string.decode())
+    # bearer callers send no cookie, so they get no form token (and need none)
+    csrf = csrf_token() if access == "session" else ""
+    return render_template("dashboard.html", report=report, query=request.query_string.decode(),
+                           csrf=csrf)
 
 
 @bp.get("/data.json")
@@ -175,7 +205,7 @@ def data() -> tuple[Response, int] | Response:
     token = _token()
     if not token:
         return jsonify(error="the dashboard is off: set DASHBOARD_TOKEN"), 404
-    if _access(token) != "ok":
+    if _access(token) not in ("session", "bearer"):
         response = jsonify(error="log in or send Authorization: Bearer <DASHBOARD_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dashboard"'
         return response, 401
@@ -186,3 +216,83 @@ def data() -> tuple[Response, int] | Response:
     if report is None:
         return jsonify(error=problem), 400
     return jsonify(report)
+
+
+def _guard_action() -> tuple[str | None, tuple[str, int] | BaseResponse | None]:
+    """Who acts (`session` or `bearer`), or the refusal: login needed, or a bad CSRF token.
+
+    A bearer token is never sent by a browser on its own, so only cookie sessions (which a
+    browser attaches to any cross-site form) need the form's CSRF token.
+    """
+    token = _token()
+    if not token:
+        return None, _off()
+    access = _access(token)
+    refused = _refused(access)
+    if refused is not None:
+        return None, refused
+    if access == "session" and not csrf_ok(request.form.get("csrf_token")):
+        return None, (render_template("dashboard_error.html",
+                                      problem="The form was stale or not from this dashboard "
+                                              "(CSRF check failed); reload and try again."), 403)
+    return access, None
+
+
+def _done(message: str) -> BaseResponse:
+    """Back to the overview after a change (POST, redirect, GET), saying what was done."""
+    flash(message)
+    return redirect(url_for("dashboard.overview"), code=303)
+
+
+def _conflict(problem: str) -> tuple[str, int]:
+    return render_template("dashboard_error.html", problem=problem), 409
+
+
+@bp.post("/rewards/<int:reward_id>/approve")
+def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+    """Grant a reward waiting for approval, as `connector rewards approve` does."""
+    access, refused = _guard_action()
+    if refused is not None:
+        return refused
+    try:
+        decide_reward(runtime_of(current_app), reward_id, approve=True, by=f"dashboard:{access}")
+    except RewardDecisionError as exc:
+        return _conflict(str(exc))
+    return _done(f"Reward {reward_id} approved.")
+
+
+@bp.post("/rewards/<int:reward_id>/reject")
+def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+    """Reject a reward waiting for approval, as `connector rewards reject` does."""
+    access, refused = _guard_action()
+    if refused is not None:
+        return refused
+    reason = request.form.get("reason", "").strip()[:200] or "rejected on the dashboard"
+    try:
+        decide_reward(runtime_of(current_app), reward_id, approve=False,
+                      by=f"dashboard:{access}", reason=reason)
+    except RewardDecisionError as exc:
+        return _conflict(str(exc))
+    return _done(f"Reward {reward_id} rejected.")
+
+
+@bp.post("/events/<int:event_id>/replay")
+def replay_event(event_id: int) -> tuple[str, int] | BaseResponse:
+    """Send one inbox event back to the queue, as `connector events replay <id>` does."""
+    _, refused = _guard_action()
+    if refused is not None:
+        return refused
+    if not replay(runtime_of(current_app).engine, event_id=event_id):
+        return _conflict(f"event {event_id} is unknown or being handled right now")
+    return _done(f"Event {event_id} queued again.")
+
+
+def decide_reward(runtime: Runtime, reward_id: int, *, approve: bool, by: str,
+                  reason: str | None = None) -> RewardLedger:
+    """Approve or reject a waiting reward in one transaction, announcing a grant to HubSpot."""
+    with transaction(runtime.sessions) as db:
+        ledger = decide_pending(db, reward_id, approve=approve, by=by, reason=reason,
+                                now=datetime.now(UTC))
+        if approve:  # enrollment and counters through the outbox, in this transaction
+            announce_reward(db, runtime, ledger)
+    return ledger
