@@ -71,6 +71,12 @@ def test_dashboard_draws_its_charts(dashboard_url, tmp_path) -> None:
                 let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
                 return [c.id, n]; })""")
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            # a person approves the reward waiting for approval: it leaves the list
+            assert page.locator("#reward-3").count() == 1
+            page.click("#reward-3 button[name=approve]")
+            page.wait_for_selector("#dashboard[data-drawn=yes]", timeout=15_000)
+            notice = page.inner_text("main")
+            still_pending = page.locator("tr.pending-reward").count()
         finally:
             browser.close()
     assert charts["chart-funnel"] == [[5, 4, 3, 2, 1, 1]]
@@ -79,4 +85,6 @@ def test_dashboard_draws_its_charts(dashboard_url, tmp_path) -> None:
     for canvas, pixels in painted:
         assert pixels > 1000, f"{canvas} looks blank"
     assert problems == []
+    assert "Reward 3 approved." in notice
+    assert still_pending == 0
     assert (tmp_path / "dashboard.png").stat().st_size > 20_000
