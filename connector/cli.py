@@ -23,6 +23,7 @@ COMMANDS = [
     ("connector.report.commands", "report"),
     ("connector.report.commands", "demo"),
     ("connector.program.commands", "rewards"),
+    ("connector.audit.commands", "audit"),
 ]
 
 

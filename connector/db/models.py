@@ -208,6 +208,21 @@ class AuditLog(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ErasureLog(Base):
+    """That a contact's personal data was erased: a salted hash of its id, never the id."""
+
+    __tablename__ = "erasure_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    # sha256(salt + contact id): proves an erasure for a given id without storing the id
+    contact_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # privacy_deletion
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)  # rows erased or pseudonymised per table
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiUsage(Base):
     """HubSpot calls per hour, endpoint and status, for the report and the dashboard."""
 

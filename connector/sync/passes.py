@@ -26,6 +26,7 @@ from connector.sync import cursors
 from connector.sync.page import process_page, read_properties
 from connector.sync.pipeline import read_ahead
 from connector.sync.summary import SyncSummary
+from connector.sync.vanished import SeenContacts, settle_vanished
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -89,13 +90,19 @@ def run_sync(
             log.info("incremental sync from %s", datetime.fromtimestamp(since_ms / 1000, UTC))
             pages = _until(gateway.iter_contacts(
                 properties, modified_since_ms=max(0, since_ms - OVERLAP_MS)), _ms(started))
+        # only a pass that read every contact can tell which ones disappeared
+        seen = SeenContacts() if mode == "full" and resume_after is None and not dry_run else None
         for page in read_ahead(pages, ahead=READ_AHEAD_PAGES):
+            if seen is not None:
+                seen.add(page)
             checkpoint = (_full_checkpoint(page, full_started) if mode == "full"
                           else _incremental_checkpoint(page, _ms(started)))
             process_page(runtime, page, now=datetime.now(UTC), reason=f"sync:{mode}",
                          summary=summary, dry_run=dry_run, checkpoint=checkpoint)
             if progress is not None:
                 progress(summary)
+        if seen is not None:
+            settle_vanished(runtime, seen)
         if not dry_run:
             _finish(runtime, summary, mode, full_started)
     except BaseException:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:47:24.336142
+Create Date: 2026-11-23 17:18:16.511677
 """
 from alembic import op
 import sqlalchemy as sa
@@ -64,6 +64,18 @@ def upgrade() -> None:
     with op.batch_alter_table('contact_state', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_state_journey_state'), ['journey_state'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_state_tier'), ['tier'], unique=False)
+
+    op.create_table('erasure_log',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('contact_hash', sa.String(length=64), nullable=False),
+    sa.Column('salt', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('erased_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erasure_log'))
+    )
+    with op.batch_alter_table('erasure_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_erasure_log_erased_at'), ['erased_at'], unique=False)
 
     op.create_table('inbox_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -213,6 +225,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_inbox_event_due')
 
     op.drop_table('inbox_event')
+    with op.batch_alter_table('erasure_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_erasure_log_erased_at'))
+
+    op.drop_table('erasure_log')
     with op.batch_alter_table('contact_state', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_state_tier'))
         batch_op.drop_index(batch_op.f('ix_contact_state_journey_state'))

@@ -1,0 +1,44 @@
+"""`connector audit <contact id>`: every write the connector made to that contact."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from connector.audit.trail import audit_trail, change_text
+from connector.config import Settings
+from connector.privacy.erasure import was_erased
+from connector.runtime import Runtime
+
+
+def build_runtime() -> Runtime:
+    """The runtime of a command, from the environment (tests replace it by monkeypatch)."""
+    return Runtime(Settings.from_env())
+
+
+@click.command()
+@click.argument("contact_id")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N writes.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def audit(contact_id: str, limit: int | None, as_json: bool) -> None:
+    """Show what the connector wrote to a contact: time, property before -> after, reason."""
+    runtime = build_runtime()
+    with runtime.sessions() as session:
+        entries = audit_trail(session, contact_id, limit=limit)
+        erased = was_erased(session, contact_id)
+    if as_json:
+        click.echo(json.dumps({"contact_id": contact_id, "erased": erased,
+                               "writes": [e.as_dict() for e in entries]}, indent=2))
+        return
+    if erased:
+        click.echo(f"contact {contact_id}: personal data erased on request; "
+                   "its audit rows were pseudonymised")
+    if not entries:
+        click.echo(f"no writes recorded for contact {contact_id}")
+        return
+    for entry in entries:
+        when = entry.at.strftime("%Y-%m-%d %H:%M:%S") if entry.at else "?"
+        click.echo(f"{when}  {entry.action}  ({entry.reason or 'no reason'})")
+        for name, (before, after) in sorted(entry.changes.items()):
+            click.echo(f"    {name}: {change_text(before, after)}")

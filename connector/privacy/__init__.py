@@ -1,0 +1,1 @@
+"""Data protection: erasing what the connector holds about a contact when asked to forget it."""
