@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.sandbox import catalog
+from connector.sandbox.deals import DealStore
 from connector.sandbox.errors import HubSpotError, not_found, validation
 from connector.sandbox.flows import Flows
 from connector.sandbox.values import as_string, iso_ms, now_ms, parse_time_ms
@@ -83,6 +84,7 @@ class Portal:
         self.view_version = 0
         self._next_id = 1
         self._event_ids = itertools.count(1_000_001)
+        self.deals = DealStore(self)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -404,6 +406,22 @@ class Portal:
             event["changeFlag"] = "CREATED"
         if kind == "contact.merge":
             event["changeFlag"] = "MERGED"
+        if source == "INTEGRATION":
+            event["sourceId"] = str(self.options.app_id)
+        event.update(fields)
+        self.event_sink(event)
+
+    def emit_object_event(self, kind: str, object_id: int, source: str, subscription_id: int,
+                          **fields: Any) -> None:
+        """Send a webhook event for another object type (deals), shaped like contact ones."""
+        if self.event_sink is None:
+            return
+        event: dict[str, Any] = {
+            "eventId": next(self._event_ids), "subscriptionId": subscription_id,
+            "portalId": self.options.portal_id, "appId": self.options.app_id,
+            "occurredAt": now_ms(), "subscriptionType": kind, "attemptNumber": 0,
+            "objectId": object_id, "changeSource": source,
+        }
         if source == "INTEGRATION":
             event["sourceId"] = str(self.options.app_id)
         event.update(fields)

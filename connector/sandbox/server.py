@@ -13,7 +13,13 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from connector.sandbox import api_automation, api_contacts, api_control, api_properties
+from connector.sandbox import (
+    api_automation,
+    api_contacts,
+    api_control,
+    api_properties,
+    deals_api,
+)
 from connector.sandbox.errors import HubSpotError, error_body
 from connector.sandbox.limits import Limits
 from connector.sandbox.portal import DEFAULT_SUBSCRIBED, Portal, PortalOptions
@@ -73,8 +79,9 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = SandboxState(portal, limits, config.access_token,
                                              webhooks=sender)
-    for module in (api_properties, api_contacts, api_automation, api_control):
+    for module in (api_properties, api_contacts, api_automation, api_control, deals_api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(deals_api.control)
     app.before_request(_guard)
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
