@@ -47,6 +47,8 @@ class ProgramConfig:
     reminder_count: int = 2
     conversion_mode: str = "lifecycle_stage"
     conversion_stage: str = "customer"
+    # deal_closed_won mode: the stage ids that count as closed won (one per pipeline)
+    conversion_deal_stages: tuple[str, ...] = ("closedwon",)
     window_days: int = 90
     advocate_reward: Reward = Reward(Decimal(50), "USD", "$50 gift card")
     friend_reward: Reward = Reward(Decimal(20), "USD", "20% off")
@@ -145,8 +147,12 @@ def _build(r: _Reader) -> ProgramConfig:
     if "{code}" not in template or not template.startswith(("http://", "https://")):
         raise r.fail("invitation.link_template", "expected an http(s) URL containing {code}")
     mode = r.choice("conversion.mode", "lifecycle_stage", ("lifecycle_stage", "deal_closed_won"))
-    if mode == "deal_closed_won":
-        raise r.fail("conversion.mode", "deal_closed_won is coming; use lifecycle_stage for now")
+    deal_stages = r.get("conversion.deal_stages", ["closedwon"])
+    if isinstance(deal_stages, str | int):
+        deal_stages = [deal_stages]
+    if not isinstance(deal_stages, list) or not all(
+            isinstance(s, str | int) and str(s).strip() for s in deal_stages) or not deal_stages:
+        raise r.fail("conversion.deal_stages", "expected a list of deal stage ids")
     cap_max = r.get("rewards.cap.max")
     threshold = r.get("rewards.approval_threshold")
     enrollment_mode = r.choice("enrollment.mode", "property", ("property", "api"))
@@ -159,6 +165,7 @@ def _build(r: _Reader) -> ProgramConfig:
         reminder_count=r.integer("reminders.count", 2),
         conversion_mode=mode,
         conversion_stage=r.text("conversion.stage", base.conversion_stage),
+        conversion_deal_stages=tuple(str(s).strip() for s in deal_stages),
         window_days=r.integer("conversion.window_days", base.window_days, minimum=1),
         advocate_reward=r.reward("rewards.advocate", base.advocate_reward),
         friend_reward=r.reward("rewards.friend", base.friend_reward),

@@ -53,6 +53,7 @@ def on_contact(
         state.email = email
         announce_referral(session, runtime, referral, now)
     if (referral is not None and referral.status in OPEN
+            and program.conversion_mode == "lifecycle_stage"  # else deals convert (deals.py)
             and claim.stage == program.conversion_stage):
         locked = lock_referral(session, contact.id)
         if locked is not None:

@@ -27,6 +27,7 @@ class BatchPlan:
 
     removals: dict[int, list[Removal]] = field(default_factory=dict)
     rescore: dict[str, list[int]] = field(default_factory=dict)  # contact id -> event ids
+    deals: dict[str, list[int]] = field(default_factory=dict)  # deal id -> event ids
     ignored: list[int] = field(default_factory=list)
 
     def rescore_events(self) -> list[int]:
@@ -69,8 +70,10 @@ def plan_batch(events: Sequence[ClaimedEvent]) -> BatchPlan:
         elif kind in REMOVALS and event.object_id:
             plan.removals[event.id] = [Removal(event.object_id, REMOVALS[kind])]
             removed.add(event.object_id)
+        elif kind.startswith("deal.") and event.object_id:
+            plan.deals.setdefault(event.object_id, []).append(event.id)  # collapsed per deal
         else:
-            plan.ignored.append(event.id)  # other objects: the sync and deals are not ours
+            plan.ignored.append(event.id)  # other objects: the sync does not read them
     for contact_id in removed:
         ids = plan.rescore.pop(contact_id, [])
         plan.ignored.extend(i for i in ids if i not in plan.removals)

@@ -1,0 +1,140 @@
+"""Conversion on deals: a deal reaching closed won converts the referral of a contact on it.
+
+Only in the program's `deal_closed_won` mode. One deal counts once: it converts at most one
+referral (the earliest attributed open referral among its contacts) and is recorded as that
+referral's `conversion_key`, so replays, other contacts on the deal and later deals of the
+same contact never reward again. A deal that leaves closed won cancels its referral's
+rewards that are not paid yet (the hold period); paid ones stay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.db.models import Referral, RewardLedger
+from connector.program import rewards
+from connector.program.announce import announce_conversion, announce_reward
+from connector.program.dates import aware, parse_time
+
+if TYPE_CHECKING:
+    from connector.hubspot.deals import Deal
+    from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DEAL_MODE = "deal_closed_won"
+
+
+@dataclass(frozen=True)
+class DealOutcome:
+    """What one deal did: the referral it converted (or closed as expired), rewards cancelled."""
+
+    deal_id: str
+    converted: str | None = None  # referred contact id
+    expired: str | None = None
+    cancelled: int = 0
+
+
+def deal_revenue(deal: Deal) -> Decimal | None:
+    """The deal's amount as a number; None when empty or malformed."""
+    text = (deal.properties.get("amount") or "").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def closed_at(deal: Deal, now: datetime) -> datetime:
+    """When the deal closed: its close date, unless empty or in the future (then now)."""
+    closed = parse_time(deal.properties.get("closedate"))
+    return closed if closed is not None and closed <= now else now
+
+
+def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequence[str],
+            now: datetime) -> DealOutcome:
+    """Apply one deal's current state to the referrals of its contacts; idempotent.
+
+    May add ledger rows and outbox items to `session`; the caller commits them together with
+    marking the deal's events done.
+    """
+    program = runtime.program
+    now = aware(now) or now
+    if program.conversion_mode != DEAL_MODE:
+        return DealOutcome(deal.id)
+    won = (deal.properties.get("dealstage") or "") in program.conversion_deal_stages
+    keyed = session.scalars(select(Referral).where(Referral.conversion_key == deal.id)
+                            .order_by(Referral.id)).all()
+    if not won:
+        cancelled = sum(_cancel(session, referral, deal, now) for referral in keyed)
+        return DealOutcome(deal.id, cancelled=cancelled)
+    if keyed:  # this deal already counted
+        return DealOutcome(deal.id)
+    referral = _first_open_referral(session, contact_ids)
+    if referral is None:
+        return DealOutcome(deal.id)
+    granted = rewards.convert(session, program, referral, converted_at=closed_at(deal, now),
+                              now=now)
+    if referral.status not in ("converted", "expired"):
+        return DealOutcome(deal.id)
+    referral.conversion_key = deal.id
+    if referral.status == "expired":
+        return DealOutcome(deal.id, expired=referral.referred_contact_id)
+    referral.revenue = deal_revenue(deal)
+    if granted:
+        _announce(session, runtime, referral, granted)
+    log.info("deal %s converted referral %s", deal.id, referral.id,
+             extra={"contact_id": referral.referred_contact_id})
+    return DealOutcome(deal.id, converted=referral.referred_contact_id)
+
+
+def _first_open_referral(session: Session, contact_ids: Sequence[str]) -> Referral | None:
+    """The earliest attributed open referral among the contacts, row-locked."""
+    candidates = session.scalars(
+        select(Referral.referred_contact_id)
+        .where(Referral.referred_contact_id.in_([str(c) for c in contact_ids]),
+               Referral.status.in_(rewards.OPEN))
+        .order_by(Referral.attributed_at, Referral.id)).all()
+    for contact_id in candidates:
+        # locked and re-read: another worker may have converted it since the query
+        locked = rewards.lock_referral(session, contact_id)
+        if locked is not None and locked.status in rewards.OPEN:
+            return locked
+    return None
+
+
+def _announce(session: Session, runtime: Runtime, referral: Referral,
+              granted: list[RewardLedger]) -> None:
+    """Tell HubSpot: the advocate's counters and reward step, and the friend's reward.
+
+    Unlike a lifecycle conversion, the friend is not the contact being processed, so its
+    reward travels in outbox items like the advocate's.
+    """
+    announce_conversion(session, runtime, referral,
+                        [r for r in granted if r.role != "friend"], friend_email=None)
+    for ledger in granted:
+        if ledger.role == "friend" and ledger.status not in rewards.UNDECIDED:
+            announce_reward(session, runtime, ledger)
+
+
+def _cancel(session: Session, referral: Referral, deal: Deal, now: datetime) -> int:
+    """The deal left closed won: cancel what the referral has not been paid yet."""
+    reason = f"deal {deal.id} left closed won ({deal.properties.get('dealstage') or 'none'})"
+    # the program's own undo (it also closes the referral) when rewards.py offers it
+    undo = getattr(rewards, "cancel_unpaid_for_referral", None)
+    if undo is not None:
+        count = int(undo(session, referral, reason, now))
+    else:
+        count = rewards.cancel_unpaid(session, reason, now, referral_id=referral.id)
+    if count:
+        log.info("deal %s left closed won: %d unpaid rewards cancelled", deal.id, count,
+                 extra={"contact_id": referral.referred_contact_id})
+    return count
