@@ -232,3 +232,21 @@ def test_public_url_with_a_path_prefix_behind_a_proxy(settings, sqlite_engine):
     body = json.dumps([contact_event(1)]).encode()
     headers = signer.headers(body) | {"X-Forwarded-Prefix": "/connector"}
     assert client.post("/webhooks/hubspot", data=body, headers=headers).status_code == 204
+
+
+def test_store_events_keeps_occurrence_times_on_both_databases(engine):
+    """The PostgreSQL fast path sends HubSpot's milliseconds as numbers; the time must agree."""
+    from datetime import UTC, datetime
+
+    from connector.web.inbox import NewEvent, parse_hubspot_events, store_events
+
+    delivered = [dict(contact_event(1), occurredAt=1_767_225_600_123)]
+    parsed = parse_hubspot_events(json.dumps(delivered).encode())
+    # an event built elsewhere with only a datetime (no milliseconds) keeps its time too
+    built = NewEvent("wf:test:7:abc", None, "workflow", "workflow.test", "7",
+                     datetime(2026, 2, 1, 8, 30, tzinfo=UTC), {"hs_object_id": "7"})
+    assert store_events(engine, [*parsed, built]) == 2
+    assert store_events(engine, [*parsed, built]) == 0  # duplicates ignored, not an error
+    times = {row.object_id: row.occurred_at.replace(tzinfo=UTC) for row in inbox_rows(engine)}
+    assert times[parsed[0].object_id] == datetime(2026, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC)
+    assert times["7"] == datetime(2026, 2, 1, 8, 30, tzinfo=UTC)
