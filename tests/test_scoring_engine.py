@@ -266,3 +266,29 @@ def test_default_mapping_reads_the_agreed_property_names(tmp_path: Path) -> None
         "hs_email_optout", "product_logins_30d", "success_milestones_reached",
         "social_mentions_90d", "open_support_escalations", "support_csat_score",
     ])
+
+
+def test_same_day_scores_are_identical_and_the_next_day_may_decay(mapping: Mapping) -> None:
+    def at(hour: int, day: int = 1) -> datetime:
+        return datetime(2025, 6, day, hour, tzinfo=UTC)
+
+    # a survey, an email open and a customer date whose exact ages drift within the day
+    props = customer(hs_feedback_last_nps_rating="10",
+                     hs_feedback_last_survey_date="2024-08-20T15:31:07.123Z",
+                     hs_email_last_open_date="2025-05-20T22:10:00.000Z",
+                     hs_lifecyclestage_customer_date="2025-03-03T08:00:00.000Z")
+    morning, evening = score_contact(props, mapping, at(9)), score_contact(props, mapping, at(17))
+    assert morning == evening
+    later = [score_contact(props, mapping, at(9, day)) for day in (2, 12)]
+    assert later[0].reasons != morning.reasons  # a day older: "12 days ago" -> "13 days ago"
+    assert later[1].score < morning.score  # ten more days of decay
+
+
+def test_ages_count_whole_utc_days(mapping: Mapping) -> None:
+    late_yesterday = customer(hs_email_last_open_date="2025-05-31T23:59:00.000Z")
+    readiness = score_contact(late_yesterday, mapping, datetime(2025, 6, 1, 0, 1, tzinfo=UTC))
+    assert "opened an email yesterday" in readiness.reasons
+    tomorrow = customer(hs_email_last_open_date="2025-06-02")
+    readiness = score_contact(tomorrow, mapping, datetime(2025, 6, 1, 0, 1, tzinfo=UTC))
+    assert "opened an email today" in readiness.reasons
+    assert readiness.data_quality_issues == []

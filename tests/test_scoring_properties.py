@@ -15,7 +15,7 @@ from connector.config import PROJECT_ROOT
 from connector.scoring.engine import score_contact
 from connector.scoring.mapping import load_mapping
 from connector.scoring.model import TIERS
-from connector.scoring.values import Malformed, age_days, as_text, is_blank
+from connector.scoring.values import Malformed, age_days, as_text, is_blank, utc_day
 
 MAPPING = load_mapping(PROJECT_ROOT / "mappings" / "signals.yaml")
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -214,10 +214,10 @@ def test_warm_caches_never_change_a_result(props: dict[str, Any]) -> None:
 def test_inline_date_reader_agrees_with_the_careful_parse(raw: Any) -> None:
     signal = next(s for s in MAPPING.signals if s.key == "email_opens")
     issues: list[str] = []
-    got = signal.compiled.read({signal.property: raw}, NOW.timestamp(), issues)
+    got = signal.compiled.read({signal.property: raw}, utc_day(NOW), issues)
     text = None if raw is None else as_text(raw)
     try:
-        expected = None if text is None or is_blank(text) else age_days(text, NOW.timestamp())
+        expected = None if text is None or is_blank(text) else age_days(text, utc_day(NOW))
     except Malformed:
         expected = None
         assert issues and issues[0].startswith("hs_email_last_open_date: ")
@@ -226,3 +226,14 @@ def test_inline_date_reader_agrees_with_the_careful_parse(raw: Any) -> None:
     else:
         assert got is not None and got[1] == pytest.approx(expected)
         assert got[0] == pytest.approx(0.5 ** (expected / 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(contacts, valid_contacts), st.floats(0, 86_399.999), st.floats(0, 86_399.999))
+def test_a_score_moves_at_most_once_a_day(props: dict[str, Any], first_s: float,
+                                          second_s: float) -> None:
+    # two syncs on one UTC day see one score, so the second writes nothing
+    midnight = datetime(2025, 6, 1, tzinfo=UTC)
+    first = score_contact(props, MAPPING, midnight + timedelta(seconds=first_s))
+    second = score_contact(props, MAPPING, midnight + timedelta(seconds=second_s))
+    assert first == second

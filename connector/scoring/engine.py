@@ -8,7 +8,7 @@ from typing import Any
 
 from connector.scoring.mapping import Mapping
 from connector.scoring.model import Contribution, ReadinessScore, build_frozen
-from connector.scoring.values import as_text, utc_seconds
+from connector.scoring.values import as_text, utc_day
 
 NO_SIGNALS = "no readiness signals yet"
 # a contribution that rounds to +0 says nothing to a marketer
@@ -21,20 +21,20 @@ def score_contact(
     properties: PropertyMap[str, Any], mapping: Mapping, now: datetime
 ) -> ReadinessScore:
     """Score 0-100, tier and reasons for one contact's HubSpot properties; never raises."""
-    now_s = utc_seconds(now)
+    today = utc_day(now)
     issues: list[str] = []
     total = 0.0
     earned: list[tuple[float, int, Any]] = []
     index = 0
     for read, most in mapping.plan:
-        reading = read(properties, now_s, issues)
+        reading = read(properties, today, issues)
         if reading is not None:
             points = reading[0] * most
             total += points
             if points >= MIN_REASON_POINTS:
                 earned.append((-points, index, reading[1]))
         index += 1
-    applied = [reason for reason, check in mapping.checks if check(properties, now_s, issues)]
+    applied = [reason for reason, check in mapping.checks if check(properties, today, issues)]
     score = int(total + 0.5)
     score = 0 if score < 0 else 100 if score > 100 else score
     # the score stays visible when excluded: it says how ready the contact is once the

@@ -10,7 +10,7 @@ from typing import Any
 from connector.scoring.engine import score_contact
 from connector.scoring.mapping import Mapping
 from connector.scoring.model import ReadinessScore
-from connector.scoring.values import as_text, utc_seconds
+from connector.scoring.values import as_text, utc_day
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def explain_contact(
     properties: PropertyMap[str, Any], mapping: Mapping, now: datetime
 ) -> Explanation:
     """The score plus a line per signal and per guardrail; as pure as `score_contact`."""
-    now_s = utc_seconds(now)
+    today = utc_day(now)
     lines = []
     for signal in mapping.signals:
         issues: list[str] = []
-        reading = signal.compiled.read(properties, now_s, issues)
+        reading = signal.compiled.read(properties, today, issues)
         raw = properties.get(signal.property)
         points = 0.0 if reading is None else reading[0] * signal.points
         if issues:
@@ -65,6 +65,6 @@ def explain_contact(
         lines.append(SignalLine(signal.key, signal.property,
                                 None if raw is None else as_text(raw)[:60], signal.transform,
                                 round(points, 1), round(signal.points, 1), note))
-    guards = [GuardrailLine(g.key, g.reason, g.rule, g.check(properties, now_s, []))
+    guards = [GuardrailLine(g.key, g.reason, g.rule, g.check(properties, today, []))
               for g in mapping.guardrails]
     return Explanation(score_contact(properties, mapping, now), lines, guards)

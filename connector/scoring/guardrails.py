@@ -24,7 +24,7 @@ READ_AS = ("text", "number", "nps")
 
 @dataclass(frozen=True)
 class Guardrail:
-    """A compiled guardrail: `check(properties, now_s, issues)` says whether it applies."""
+    """A compiled guardrail: `check(properties, today, issues)` says whether it applies."""
 
     key: str
     reason: str
@@ -100,7 +100,7 @@ def build_guardrail(opts: Options) -> Guardrail:
     opts.finish()
     rule = f"{prop} {rule}" + (f" ({within[2]})" if within else "")
 
-    def check(properties: Properties, now_s: float, issues: list[str]) -> bool:
+    def check(properties: Properties, today: float, issues: list[str]) -> bool:
         raw = properties.get(prop)
         if raw is None or raw == "":
             applies = when_missing
@@ -114,7 +114,7 @@ def build_guardrail(opts: Options) -> Guardrail:
                     issues.append(f"{prop}: {exc}")
                 applies = when_missing
         if applies and within is not None:
-            return within[0](properties, now_s, issues)
+            return within[0](properties, today, issues)
         return applies
 
     reads = (prop, within[1]) if within else (prop,)
@@ -129,12 +129,12 @@ def _within_days(opts: Options) -> tuple[Check, str, str]:
     when_undated = section.choice("when_undated", ("apply", "skip"), "apply") == "apply"
     section.finish()
 
-    def recent(properties: Properties, now_s: float, issues: list[str]) -> bool:
+    def recent(properties: Properties, today: float, issues: list[str]) -> bool:
         raw = present_text(properties, prop)
         if raw is None:
             return when_undated
         try:
-            return age_days(raw, now_s) <= days
+            return age_days(raw, today) <= days
         except Malformed as exc:
             issues.append(f"{prop}: {exc}")
             return when_undated

@@ -1,8 +1,9 @@
 """Signal transforms: a HubSpot property value -> a share (0..1) of the signal's weight.
 
 Each builder checks its options once and returns closures, so scoring a contact does no
-option lookups. A reader returns None when the signal is absent (missing value, or a
-malformed one, which it also appends to `issues` as "property: what is wrong").
+option lookups. A reader takes (properties, today, issues), `today` being whole UTC days
+since the epoch (`values.utc_day`), and returns None when the signal is absent (missing
+value, or a malformed one, which it also appends to `issues` as "property: what is wrong").
 """
 
 from __future__ import annotations
@@ -65,14 +66,14 @@ def present_text(properties: Properties, prop: str) -> str | None:
 
 def make_reader(prop: str, convert: Convert) -> Reader:
     """Read `prop`, treat blank as missing, and report a malformed value as an issue."""
-    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
+    def read(properties: Properties, today: float, issues: list[str]) -> Reading | None:
         raw = properties.get(prop)
         if raw is None or raw == "":
             return None
         if type(raw) is not str:
             raw = as_text(raw)
         try:
-            return convert(raw, now_s)
+            return convert(raw, today)
         except Malformed as exc:
             if not is_blank(raw):  # "  " is a cleared value, not a data error
                 issues.append(f"{prop}: {exc}")
@@ -83,20 +84,20 @@ def make_reader(prop: str, convert: Convert) -> Reader:
 def fast_date_reader(prop: str, share: Callable[[float], Reading], careful: Reader) -> Reader:
     """A reader for the common shape (an ISO datetime with a zone, in the past) inline;
     anything else (dates, epoch ms, future, junk) goes to the careful reader."""
-    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
+    def read(properties: Properties, today: float, issues: list[str]) -> Reading | None:
         raw = properties.get(prop)
         if raw is None or raw == "":
             return None
         try:
             moment = from_iso(raw)
         except (ValueError, TypeError):
-            return careful(properties, now_s, issues)
+            return careful(properties, today, issues)
         if moment.tzinfo is None:
-            return careful(properties, now_s, issues)
-        seconds = now_s - moment.timestamp()
-        if seconds < 0.0:
-            return careful(properties, now_s, issues)
-        return share(seconds / DAY_S)
+            return careful(properties, today, issues)
+        days = today - moment.timestamp() // DAY_S
+        if days < 0.0:
+            return careful(properties, today, issues)
+        return share(days)
     return read
 
 
@@ -130,13 +131,13 @@ def build_saturating(prop: str, opts: Options) -> Transform:
     """value / target, capped at 1: counts where "enough" is enough (logins, milestones)."""
     target = opts.number("target", above=0.0)
 
-    def convert(raw: str, now_s: float) -> Reading:
+    def convert(raw: str, today: float) -> Reading:
         value = _count(raw)
         return (1.0 if value >= target else value / target, value)
 
     careful = make_reader(prop, convert)
 
-    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
+    def read(properties: Properties, today: float, issues: list[str]) -> Reading | None:
         # the common shape ("12") inline; anything else goes to the careful reader
         raw = properties.get(prop)
         if raw is None or raw == "":
@@ -144,10 +145,10 @@ def build_saturating(prop: str, opts: Options) -> Transform:
         try:
             value = float(raw)
         except (ValueError, TypeError):
-            return careful(properties, now_s, issues)
+            return careful(properties, today, issues)
         if 0.0 <= value < INFINITY:
             return (1.0 if value >= target else value / target, value)
-        return careful(properties, now_s, issues)
+        return careful(properties, today, issues)
 
     return Transform(read, NUMBER_WORDS, _same,
                      f"value / {target:g}, capped at 1", (prop,), "{value} " + prop)
@@ -161,7 +162,7 @@ def build_range(prop: str, opts: Options) -> Transform:
         raise OptionError(opts.key("high"), f"must be above low ({low:g}), not {high:g}")
     span = high - low
 
-    def convert(raw: str, now_s: float) -> Reading:
+    def convert(raw: str, today: float) -> Reading:
         value = parse_number(raw)
         if not low <= value <= high:
             raise Malformed(f"outside {low:g}-{high:g}")
@@ -178,8 +179,8 @@ def build_recency(prop: str, opts: Options) -> Transform:
     def share(days: float) -> Reading:
         return (0.5 ** (days / half_life), days)
 
-    def convert(raw: str, now_s: float) -> Reading:
-        return share(age_days(raw, now_s))
+    def convert(raw: str, today: float) -> Reading:
+        return share(age_days(raw, today))
 
     return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
                      _whole_days,
@@ -193,8 +194,8 @@ def build_days_since(prop: str, opts: Options) -> Transform:
     def share(days: float) -> Reading:
         return (1.0 if days >= target else days / target, days)
 
-    def convert(raw: str, now_s: float) -> Reading:
-        return share(age_days(raw, now_s))
+    def convert(raw: str, today: float) -> Reading:
+        return share(age_days(raw, today))
 
     return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
                      _whole_days,
@@ -207,7 +208,7 @@ def build_boolean(prop: str, opts: Options) -> Transform:
     when_true = opts.number("when_true", 1.0, low=0.0, high=1.0)
     when_false = opts.number("when_false", 0.0, low=0.0, high=1.0)
 
-    def convert(raw: str, now_s: float) -> Reading:
+    def convert(raw: str, today: float) -> Reading:
         value = parse_boolean(raw)
         return (when_true if value else when_false, value)
 
@@ -230,7 +231,7 @@ def build_enum(prop: str, opts: Options) -> Transform:
     listed = ", ".join(label for _, label in shares.values())
     unlisted = f"not one of {listed}"[:120]
 
-    def convert(raw: str, now_s: float) -> Reading:
+    def convert(raw: str, today: float) -> Reading:
         found = shares.get(raw.strip().lower())
         if found is None:
             raise Malformed(unlisted)
@@ -289,7 +290,7 @@ def build_nps(prop: str, opts: Options) -> Transform:
         undated = survey.number("undated", 1.0, low=0.0, high=1.0)
         survey.finish()
 
-    def survey_factor(properties: Properties, now_s: float, issues: list[str]) -> float:
+    def survey_factor(properties: Properties, today: float, issues: list[str]) -> float:
         """1 for a recent survey, less for an old one, `undated` without a date."""
         if survey_prop is None:
             return 1.0
@@ -297,22 +298,22 @@ def build_nps(prop: str, opts: Options) -> Transform:
         if raw is None:
             return undated
         try:
-            days = age_days(raw, now_s)
+            days = age_days(raw, today)
         except Malformed as exc:
             issues.append(f"{survey_prop}: {exc}")
             return undated
         return 1.0 if days <= fresh_days else 0.5 ** ((days - fresh_days) / half_life)
 
-    rating_reader = make_reader(prop, lambda raw, now_s: (0.0, parse_nps(raw)))
+    rating_reader = make_reader(prop, lambda raw, today: (0.0, parse_nps(raw)))
 
-    def read(properties: Properties, now_s: float, issues: list[str]) -> Reading | None:
-        found = rating_reader(properties, now_s, issues)
+    def read(properties: Properties, today: float, issues: list[str]) -> Reading | None:
+        found = rating_reader(properties, today, issues)
         if found is None:
             if passive_when_missing and present_text(properties, prop) is None:
                 return (scale[7], (None, 1.0))
             return None
         rating = found[1]
-        factor = survey_factor(properties, now_s, issues)
+        factor = survey_factor(properties, today, issues)
         # the words show the factor to 2 places; rounding it here keeps them a function
         # of the detail, which is what lets reasons be cached
         return (scale[rating] * factor, (rating, round(factor, 2)))

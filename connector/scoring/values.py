@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 DAY_S = 86_400.0
 # A date up to a day ahead is clock skew or a time zone (a date-only value is midnight UTC,
 # portals run up to UTC+14), so it reads as "now"; further ahead it is a data error.
-FUTURE_TOLERANCE_S = DAY_S
+FUTURE_TOLERANCE_DAYS = 1.0
 
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _LEADING_RATING = re.compile(r"\s*(\d{1,2})(?!\d)(?:\.0+)?(?![\d.])")
@@ -66,14 +66,19 @@ def parse_instant(raw: str) -> float:
         raise Malformed("not a date") from None
 
 
-def age_days(raw: str, now_s: float) -> float:
-    """Days from the instant in `raw` to now; a date slightly ahead reads as now."""
-    seconds = now_s - parse_instant(raw)
-    if seconds < 0.0:
-        if seconds < -FUTURE_TOLERANCE_S:
+def instant_day(raw: str) -> float:
+    """The UTC day (whole days since the epoch) of the instant in `raw`."""
+    return parse_instant(raw) // DAY_S
+
+
+def age_days(raw: str, today: float) -> float:
+    """Whole UTC days from the instant in `raw` to `today` (a `utc_day`); tomorrow reads as 0."""
+    days = today - instant_day(raw)
+    if days < 0.0:
+        if days < -FUTURE_TOLERANCE_DAYS:
             raise Malformed("date more than a day in the future")
         return 0.0
-    return seconds / DAY_S
+    return days
 
 
 def parse_nps(raw: str) -> int:
@@ -131,8 +136,14 @@ def format_ago(days: float) -> str:
     return f"{format_duration(days)} ago"
 
 
-def utc_seconds(now: datetime) -> float:
-    """Epoch seconds of `now`; a naive datetime is read as UTC."""
+def utc_day(now: datetime) -> float:
+    """Whole UTC days since the epoch at `now`; a naive datetime is read as UTC.
+
+    Scoring measures every age in whole UTC days: a score that decays with time then
+    moves once a day, at midnight UTC, so two syncs on the same day write the same values
+    and the second writes nothing (a per-second age would move "x0.95 (+29)" to "(+28)"
+    between any two passes and cost a write, a workflow trigger and an audit row).
+    """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return now.timestamp()
+    return now.timestamp() // DAY_S
