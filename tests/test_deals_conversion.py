@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
-from fixtures_sync import SyncSetup
-from sqlalchemy import select
+from fixtures_sync import SyncSetup, install_properties
+from sqlalchemy import select, update
+from werkzeug.serving import make_server
 
-from connector.db.models import ContactState, Referral, RewardLedger
+from connector.db.models import ContactState, InboxEvent, Referral, RewardLedger
+from connector.hubspot import deals as hubspot_deals
 from connector.program.config import ProgramConfig
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
 from connector.sync.outbox import flush_outbox
 from connector.sync.passes import run_sync
+from connector.web.app import create_app
 from connector.web.inbox import parse_hubspot_events, store_events
+from connector.worker.claims import ClaimedEvent
 from connector.worker.drain import drain_inbox
+from connector.worker.plan import plan_batch
 
 
 class DealWorld:
@@ -198,3 +206,81 @@ def test_a_deal_reopened_during_the_hold_cancels_its_rewards(sync_setup: SyncSet
     world.move(deal, "closedwon")  # won again: the deal has counted once already
     world.deliver()
     assert world.rewards() == []
+
+
+def test_deal_events_collapse_per_deal() -> None:
+    events = [ClaimedEvent(i, "hubspot", kind, object_id, {}, 1) for i, kind, object_id in [
+        (1, "deal.creation", "900"), (2, "deal.propertyChange", "900"),
+        (3, "deal.propertyChange", "901"), (4, "contact.creation", "5"),
+        (5, "deal.propertyChange", None)]]
+    plan = plan_batch(events)
+    assert plan.deals == {"900": [1, 2], "901": [3]}
+    assert plan.rescore == {"5": [4]}
+    assert plan.ignored == [5]
+
+
+def test_a_failed_deal_read_leaves_its_events_to_retry(sync_setup: SyncSetup,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    world, advocate, code = start(sync_setup)
+    friend = world.referred_friend(code, "retry.friend@friends.test")
+    world.deal("closedwon", [friend])
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("HubSpot is down")
+
+    monkeypatch.setattr(hubspot_deals, "deal_contact_ids", down)
+    store_events(world.runtime.engine,
+                 parse_hubspot_events(json.dumps(world.pending).encode()))
+    summary = drain_inbox(world.runtime)
+    assert summary.retried == 1 and summary.handled == 0
+    assert world.rewards() == []
+    with world.runtime.engine.begin() as conn:
+        conn.execute(update(InboxEvent).values(next_attempt_at=datetime(2000, 1, 1)))
+    monkeypatch.undo()
+    summary = drain_inbox(world.runtime)
+    assert summary.handled == 1 and not summary.errors
+    assert world.rewards() == [("advocate", advocate), ("friend", friend)]
+
+
+@pytest.mark.slow
+def test_signed_deal_webhooks_reach_the_program(make_sandbox: Any, settings: Any,
+                                                sqlite_engine: Any) -> None:
+    """Sandbox -> signed v3 delivery -> the web app's receiver -> inbox -> worker -> rewards."""
+    web = Runtime(dataclasses.replace(settings, public_url=None), engine=sqlite_engine)
+    server = make_server("127.0.0.1", 0, create_app(runtime=web), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        handle = make_sandbox(webhook_url=f"http://127.0.0.1:{server.server_port}"
+                              "/webhooks/hubspot", client_secret=settings.hubspot_client_secret)
+        install_properties(handle, settings)
+        runtime = Runtime(dataclasses.replace(settings, hubspot_base_url=handle.url,
+                                              hubspot_access_token="sandbox-token"),
+                          engine=sqlite_engine)
+        runtime.__dict__["program"] = dataclasses.replace(
+            runtime.program, conversion_mode="deal_closed_won")
+        run_sync(runtime)
+        with runtime.sessions() as session:
+            code = session.scalars(select(ContactState.referral_code).where(
+                ContactState.referral_code.is_not(None))).first()
+        friend = handle.portal.create_contact({"email": "signed@friends.test",
+                                               "referred_by_code": code}, source="CRM_UI")
+        deal = handle.portal.deals.create({"dealname": "D", "amount": "10",
+                                           "dealstage": "contractsent"}, source="CRM_UI")
+        handle.portal.deals.associate(deal.id, friend.id)
+        handle.portal.deals.update(deal.id, {"dealstage": "closedwon"}, source="CRM_UI")
+        deadline = time.monotonic() + 15
+        while True:
+            drain_inbox(runtime)
+            with runtime.sessions() as session:
+                won = session.scalar(select(Referral).where(
+                    Referral.referred_contact_id == str(friend.id),
+                    Referral.conversion_key == str(deal.id)))
+            if won is not None:
+                break
+            assert time.monotonic() < deadline, "the deal webhooks never converted the friend"
+            time.sleep(0.1)
+        assert won.status == "converted"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

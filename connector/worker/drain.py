@@ -137,11 +137,11 @@ def drain_batch(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timede
             mark_done(conn, plan.ignored, utcnow())
         summary.handled += len(plan.ignored)
     failed = _apply_removals(runtime, plan, events, summary, max_attempts)
-    if plan.deals:
+    _rescore(runtime, plan, events, failed, summary, max_attempts)
+    if plan.deals:  # after the re-scores: a friend who signed up in this batch is attributed
         from connector.worker.deals import convert_deals
 
         convert_deals(runtime, plan, events, summary, max_attempts)
-    _rescore(runtime, plan, events, failed, summary, max_attempts)
     return summary
 
 
