@@ -78,7 +78,7 @@ def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequenc
         return DealOutcome(deal.id, cancelled=cancelled)
     if keyed:  # this deal already counted
         return DealOutcome(deal.id)
-    referral = _first_open_referral(session, contact_ids)
+    referral = _first_open_referral(session, deal.id, contact_ids)
     if referral is None:
         return DealOutcome(deal.id)
     granted = rewards.convert(session, program, referral, converted_at=closed_at(deal, now),
@@ -96,8 +96,10 @@ def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequenc
     return DealOutcome(deal.id, converted=referral.referred_contact_id)
 
 
-def _first_open_referral(session: Session, contact_ids: Sequence[str]) -> Referral | None:
-    """The earliest attributed open referral among the contacts, row-locked."""
+def _first_open_referral(session: Session, deal_id: str,
+                         contact_ids: Sequence[str]) -> Referral | None:
+    """The earliest attributed open referral among the contacts, row-locked; None when there
+    is none or another worker has meanwhile counted the deal."""
     candidates = session.scalars(
         select(Referral.referred_contact_id)
         .where(Referral.referred_contact_id.in_([str(c) for c in contact_ids]),
@@ -106,6 +108,11 @@ def _first_open_referral(session: Session, contact_ids: Sequence[str]) -> Referr
     for contact_id in candidates:
         # locked and re-read: another worker may have converted it since the query
         locked = rewards.lock_referral(session, contact_id)
+        # after waiting for the lock, a fresh statement sees what the other worker committed:
+        # it may have counted this deal on another of its contacts
+        if session.scalar(select(Referral.id).where(Referral.conversion_key == deal_id)
+                          .limit(1)) is not None:
+            return None
         if locked is not None and locked.status in rewards.OPEN:
             return locked
     return None
