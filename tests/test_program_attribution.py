@@ -113,17 +113,50 @@ def test_a_second_claim_on_a_referred_contact_credits_nothing(
     assert program_harness.outbox("3") == []
 
 
-def test_disposable_and_same_domain_rules(program_harness: ProgramHarness) -> None:
+def test_a_disposable_email_is_flagged_for_review_not_rejected(
+        program_harness: ProgramHarness) -> None:
     code = program_harness.invite("1")
     program_harness.process("2", referred_by_code=code, email="x@mailinator.com")
+    assert rejected(program_harness) == []
+    [referral] = program_harness.referrals()
+    assert (referral.status, referral.review_reason) == (
+        "review", "disposable email domain mailinator.com")
+
+
+def test_same_domain_review_reject_or_allow(program_harness: ProgramHarness) -> None:
+    code = program_harness.invite("1")  # person1@example.com
     program_harness.configure(same_domain="reject")
     program_harness.process("3", referred_by_code=code, email="colleague@example.com")
     program_harness.process("4", referred_by_code=code, email="friend@other.test")
-    assert rejected(program_harness) == [("2", "disposable_email"), ("3", "same_domain")]
+    assert rejected(program_harness) == [("3", "same_domain")]
     program_harness.configure(same_domain="review")
     program_harness.process("5", referred_by_code=code, email="boss@example.com")
-    statuses = {r.referred_contact_id: r.status for r in program_harness.referrals()}
-    assert statuses == {"4": "attributed", "5": "review"}
+    program_harness.process("6", referred_by_code=code, email="pal@gmail.com")
+    program_harness.configure(same_domain="allow")
+    program_harness.process("7", referred_by_code=code, email="peer@example.com")
+    statuses = {r.referred_contact_id: (r.status, r.review_reason)
+                for r in program_harness.referrals()}
+    assert statuses == {"4": ("attributed", None),
+                        "5": ("review", "friend on the advocate's company domain"),
+                        "6": ("attributed", None), "7": ("attributed", None)}
+
+
+def test_velocity_flags_referrals_beyond_the_daily_limit(
+        program_harness: ProgramHarness) -> None:
+    program_harness.configure(max_referrals_per_day=2)
+    code = program_harness.invite("1")
+    for friend in ("2", "3", "4"):
+        program_harness.process(friend, referred_by_code=code, email=f"f{friend}@other.test")
+    # a day later the advocate's count starts again
+    program_harness.process("5", referred_by_code=code, email="f5@other.test",
+                            now=NOW + timedelta(days=1, seconds=1))
+    statuses = {r.referred_contact_id: (r.status, r.review_reason)
+                for r in program_harness.referrals()}
+    assert statuses == {
+        "2": ("attributed", None), "3": ("attributed", None),
+        "4": ("review", "velocity: more than 2 referrals from one advocate in a day"),
+        "5": ("attributed", None)}
+    assert rejected(program_harness) == []
 
 
 def test_an_advocate_that_opted_out_gets_counters_but_no_workflow(

@@ -58,8 +58,8 @@ def test_invite_refer_convert_reward_and_replay(sync_setup: SyncSetup) -> None:
         "lifecyclestage": "customer", "hs_lifecyclestage_customer_date": converted})
     rescore_contacts(runtime, [str(friend.id)], reason="contact.propertyChange")
     flush_outbox(runtime)
-    assert ledger(runtime) == [("advocate", advocate.contact_id, "granted"),
-                               ("friend", str(friend.id), "granted")]
+    assert ledger(runtime) == [("advocate", advocate.contact_id, "held"),
+                               ("friend", str(friend.id), "held")]
     on_record = props(handle, advocate.contact_id)
     assert (on_record["referrals_made"], on_record["referrals_converted"],
             on_record["referral_rewards_earned"], on_record["referral_status"]) == (
@@ -74,7 +74,7 @@ def test_invite_refer_convert_reward_and_replay(sync_setup: SyncSetup) -> None:
         rescore_contacts(runtime, [str(friend.id), advocate.contact_id], reason="replay")
         run_sync(runtime, full=True)
         flush_outbox(runtime)
-    assert ledger(runtime) == [("advocate", advocate.contact_id, "granted"),
-                               ("friend", str(friend.id), "granted")]
+    assert ledger(runtime) == [("advocate", advocate.contact_id, "held"),
+                               ("friend", str(friend.id), "held")]
     assert props(handle, advocate.contact_id) == advocate_before
     assert props(handle, friend.id) == friend_before

@@ -53,8 +53,8 @@ def test_conversion_grants_both_rewards_and_updates_the_advocate(
         program_harness: ProgramHarness) -> None:
     refer(program_harness)
     friend = convert(program_harness)
-    assert ledger(program_harness) == [("advocate", "1", "50", "granted"),
-                                       ("friend", "2", "20", "granted")]
+    assert ledger(program_harness) == [("advocate", "1", "50", "held"),
+                                       ("friend", "2", "20", "held")]
     [referral] = program_harness.referrals()
     assert referral.status == "converted"
     assert friend["referral_rewards_earned"] == "20"
@@ -126,8 +126,8 @@ def test_the_cap_blocks_the_advocate_reward_not_the_friend(
                             hs_lifecyclestage_customer_date=hubspot_time(NOW))
     rows = program_harness.ledger()
     assert [(r.role, r.contact_id, r.status) for r in rows] == [
-        ("advocate", "1", "granted"), ("friend", "2", "granted"),
-        ("advocate", "1", "blocked"), ("friend", "3", "granted")]
+        ("advocate", "1", "held"), ("friend", "2", "held"),
+        ("advocate", "1", "blocked"), ("friend", "3", "held")]
     assert rows[2].reason == "cap reached: 1 advocate rewards per quarter"
     advocate = program_harness.process("1", tier="ready")
     assert (advocate["referrals_converted"], advocate["referral_rewards_earned"]) == ("2", "50")
@@ -142,7 +142,7 @@ def test_the_cap_resets_with_the_calendar_period(program_harness: ProgramHarness
     program_harness.process("3", referred_by_code=code, created_at=april, now=april,
                             lifecyclestage="customer",
                             hs_lifecyclestage_customer_date=hubspot_time(april))
-    assert [r.status for r in program_harness.ledger()] == ["granted"] * 4
+    assert [r.status for r in program_harness.ledger()] == ["held"] * 4
 
 
 def test_approval_threshold_and_the_cli(program_harness: ProgramHarness,
@@ -154,7 +154,7 @@ def test_approval_threshold_and_the_cli(program_harness: ProgramHarness,
     advocate_reward, friend_reward = program_harness.ledger()
     assert advocate_reward.status == "pending_approval"
     assert advocate_reward.reason == "150 USD is above the approval threshold of 100"
-    assert friend_reward.status == "granted"
+    assert friend_reward.status == "held"
     assert not [o for o in program_harness.outbox("1") if "reward" in o.idempotency_key]
 
     monkeypatch.setattr(commands, "build_runtime", lambda: program_harness.runtime)
@@ -167,7 +167,7 @@ def test_approval_threshold_and_the_cli(program_harness: ProgramHarness,
     assert approved.exit_code == 0, approved.output
     again = runner.invoke(cli, ["rewards", "approve", str(advocate_reward.id)])
     assert again.exit_code == 2
-    assert "is granted, not waiting for a decision" in again.output
+    assert "is payable, not waiting for a decision" in again.output
     [item] = [o for o in program_harness.outbox("1") if "reward" in o.idempotency_key]
     assert item.idempotency_key == f"props:reward_advocate:1:{advocate_reward.id}"
     assert item.payload["properties"]["referral_rewards_earned"] == "150"
@@ -203,8 +203,8 @@ def test_stats_count_the_program(program_harness: ProgramHarness) -> None:
     assert counts["active_advocates"] == 1
     assert counts["referrals_made"] == 2 and counts["converted"] == 1
     assert counts["rejected"] == {"unknown_code": 1}
-    assert counts["rewards"]["granted"]["count"] == 2
-    assert counts["rewards"]["granted"]["value"] == "70"
+    assert counts["rewards"]["held"]["count"] == 2
+    assert counts["rewards"]["held"]["value"] == "70"
 
 
 @pytest.mark.postgres
@@ -237,8 +237,8 @@ def test_two_workers_converting_at_once_grant_one_reward_per_role(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert ledger(program_harness) == [("advocate", "1", "50", "granted"),
-                                       ("friend", "2", "20", "granted")]
+    assert ledger(program_harness) == [("advocate", "1", "50", "held"),
+                                       ("friend", "2", "20", "held")]
     with program_harness.runtime.sessions() as session:
         outbox_rows = session.query(OutboxItem).filter(OutboxItem.contact_id == "1").count()
     assert outbox_rows == 2  # friend signed up, reward: once each

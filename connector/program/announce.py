@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, Referral, RewardLedger
-from connector.program.counters import counter_properties, counters_for, number_text
+from connector.program.context import PageContext
+from connector.program.counters import (
+    EARNED,
+    Counters,
+    counter_properties,
+    counters_for,
+    number_text,
+)
 from connector.program.dates import aware, hubspot_time
 from connector.program.enrollment import (
     enqueue_enrollment,
@@ -23,11 +30,12 @@ from connector.sync.outbox import enqueue
 
 
 def standing_properties(session: Session, runtime: Runtime, state: ContactState,
-                        *, tier: str | None = None,
-                        opted_out: bool | None = None) -> dict[str, str]:
+                        *, tier: str | None = None, opted_out: bool | None = None,
+                        counters: Counters | None = None) -> dict[str, str]:
     """Counters and referral status of a contact, its journey state updated on the way."""
     schema = runtime.property_schema
-    counters = counters_for(session, state.contact_id)
+    if counters is None:
+        counters = counters_for(session, state.contact_id)
     if opted_out is None:
         opted_out = state.journey_state == "opted_out"
     state.journey_state = journey_status(state, counters, tier=tier or state.tier or "",
@@ -43,14 +51,17 @@ def standing_properties(session: Session, runtime: Runtime, state: ContactState,
 
 
 def own_properties(session: Session, runtime: Runtime, state: ContactState, *, tier: str,
-                   opted_out: bool) -> dict[str, str]:
+                   opted_out: bool, page: PageContext | None = None) -> dict[str, str]:
     """Everything the program wants on the contact being processed (the sync writes the diff).
 
     Only triggers this contact's own steps caused are returned: triggers caused by others
     travel in outbox items, so two writers never move one trigger back and forth.
     """
     program, schema = runtime.program, runtime.property_schema
-    props = standing_properties(session, runtime, state, tier=tier, opted_out=opted_out)
+    current = page is not None and page.knows(state.contact_id)
+    counters = page.counters_of(session, state.contact_id) if page is not None else None
+    props = standing_properties(session, runtime, state, tier=tier, opted_out=opted_out,
+                                counters=counters)
     if state.referral_code:
         props[schema.name("referral_code")] = state.referral_code
         props[schema.name("referral_link")] = program.link(state.referral_code)
@@ -61,15 +72,21 @@ def own_properties(session: Session, runtime: Runtime, state: ContactState, *, t
     reminded_at = aware(state.reminded_at)
     if reminded_at is not None:
         props.update(trigger_properties(program, "reminder", reminded_at))
-    friend_reward = session.scalar(
-        select(RewardLedger).where(RewardLedger.contact_id == state.contact_id,
-                                   RewardLedger.role == "friend",
-                                   RewardLedger.status == "granted")
-        .order_by(RewardLedger.id.desc()).limit(1))
-    rewarded_at = aware(friend_reward.decided_at) if friend_reward is not None else None
+    rewarded_at = (page.friend_rewarded_at.get(state.contact_id) if page is not None and current
+                   else friend_rewarded_at(session, state.contact_id))
     if rewarded_at is not None:
         props.update(trigger_properties(program, "reward_friend", rewarded_at))
     return props
+
+
+def friend_rewarded_at(session: Session, contact_id: str) -> datetime | None:
+    """When the contact's newest friend reward was granted (None: it has none)."""
+    friend_reward = session.scalar(
+        select(RewardLedger).where(RewardLedger.contact_id == contact_id,
+                                   RewardLedger.role == "friend",
+                                   RewardLedger.status.in_(EARNED))
+        .order_by(RewardLedger.id.desc()).limit(1))
+    return aware(friend_reward.decided_at) if friend_reward is not None else None
 
 
 def advocate_state(session: Session, contact_id: str) -> ContactState:
@@ -100,7 +117,7 @@ def announce_conversion(session: Session, runtime: Runtime, referral: Referral,
                         rewards: list[RewardLedger], *, friend_email: str | None) -> None:
     """A referral converted: the advocate's counters (and reward step), the friend's reward."""
     advocate = advocate_state(session, referral.advocate_contact_id)
-    granted = {r.role: r for r in rewards if r.status == "granted"}
+    granted = {r.role: r for r in rewards if r.status in EARNED}
     if "advocate" in granted:
         announce_reward(session, runtime, granted["advocate"])
     else:

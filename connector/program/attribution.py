@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, Referral
 from connector.hubspot.gateway import Contact
 from connector.program.codes import advocate_for_code, normalise_code
 from connector.program.config import ProgramConfig
+from connector.program.context import PageContext
 from connector.program.dates import parse_time
 from connector.program.store import insert_once, record_rejection
 
@@ -34,9 +36,10 @@ class Claim:
     created_at: datetime | None
     stage: str | None
     customer_at: datetime | None
+    revenue: Decimal | None = None
 
 
-def claim_of(contact: Contact, code_property: str) -> Claim:
+def claim_of(contact: Contact, code_property: str, revenue_property: str = "") -> Claim:
     """The referral claim carried by a contact (its code may be empty)."""
     props = contact.properties
     return Claim(
@@ -45,7 +48,17 @@ def claim_of(contact: Contact, code_property: str) -> Claim:
         created_at=parse_time(contact.created_at) or parse_time(props.get("createdate")),
         stage=props.get("lifecyclestage"),
         customer_at=parse_time(props.get("hs_lifecyclestage_customer_date")),
+        revenue=money(props.get(revenue_property)) if revenue_property else None,
     )
+
+
+def money(value: object) -> Decimal | None:
+    """A HubSpot number property as an amount; None when empty or not a finite number."""
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if value is not None and amount.is_finite() else None
 
 
 def domain(email: str | None) -> str:
@@ -64,8 +77,6 @@ def rejection_reason(program: ProgramConfig, claim: Claim, advocate: ContactStat
     if advocate.contact_id == claim.contact_id or (
             program.reject_same_email and claim.email and claim.email == advocate_email):
         return "self_referral"
-    if domain(claim.email) in program.disposable_domains:
-        return "disposable_email"
     if program.same_domain == "reject" and same_company(claim.email, advocate_email):
         return "same_domain"
     if claim.stage == program.conversion_stage:
@@ -76,17 +87,37 @@ def rejection_reason(program: ProgramConfig, claim: Claim, advocate: ContactStat
     return None
 
 
+def review_reason(session: Session, program: ProgramConfig, claim: Claim,
+                  advocate: ContactState, now: datetime) -> str | None:
+    """Why a valid claim needs a person's look before the advocate is paid (weak evidence)."""
+    if domain(claim.email) in program.disposable_domains:
+        return f"disposable email domain {domain(claim.email)}"
+    if program.same_domain == "review" and same_company(claim.email, advocate.email):
+        return "friend on the advocate's company domain"
+    limit = program.max_referrals_per_day
+    if limit is not None:
+        today = session.scalar(select(func.count()).select_from(Referral).where(
+            Referral.advocate_contact_id == advocate.contact_id,
+            Referral.attributed_at > now - timedelta(days=1)))
+        if (today or 0) >= limit:
+            return f"velocity: more than {limit} referrals from one advocate in a day"
+    return None
+
+
 def same_company(email: str | None, other: str | None) -> bool:
     """Both addresses on one company domain (webmail does not count)."""
     mine, theirs = domain(email), domain(other)
     return bool(mine) and mine == theirs and mine not in WEBMAIL
 
 
-def attribute(session: Session, program: ProgramConfig, claim: Claim,
-              now: datetime) -> tuple[Referral | None, bool]:
+def attribute(session: Session, program: ProgramConfig, claim: Claim, now: datetime, *,
+              page: PageContext | None = None) -> tuple[Referral | None, bool]:
     """Credit the claim to its advocate; (the contact's referral or None, whether it is new)."""
-    existing = session.scalar(
-        select(Referral).where(Referral.referred_contact_id == claim.contact_id))
+    if page is not None and page.knows(claim.contact_id):
+        existing = page.referrals.get(claim.contact_id)
+    else:
+        existing = session.scalar(
+            select(Referral).where(Referral.referred_contact_id == claim.contact_id))
     if existing is not None or not claim.code:
         if existing is not None and claim.code and existing.code != claim.code:
             record_rejection(session, contact_id=claim.contact_id, code=claim.code,
@@ -99,11 +130,11 @@ def attribute(session: Session, program: ProgramConfig, claim: Claim,
                          advocate_id=advocate.contact_id if advocate else None)
         return None, False
     assert advocate is not None
-    review = (program.same_domain == "review" and same_company(claim.email, advocate.email))
+    review = review_reason(session, program, claim, advocate, now)
     new_id = insert_once(session, Referral, {
         "referred_contact_id": claim.contact_id, "advocate_contact_id": advocate.contact_id,
         "code": claim.code, "status": "review" if review else "attributed",
-        "review_reason": "friend on the advocate's company domain" if review else None,
+        "review_reason": review,
         "referred_created_at": claim.created_at or now, "attributed_at": now,
     }, ["referred_contact_id"])
     referral = session.scalar(

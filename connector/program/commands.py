@@ -68,12 +68,12 @@ def list_rewards(status: str | None, as_json: bool) -> None:
 
 def _decide(reward_id: int, *, approve: bool, reason: str | None) -> RewardLedger:
     runtime = build_runtime()
-    runtime.program  # noqa: B018 - validate the program file before touching the ledger
+    program = runtime.program  # validate the program file before touching the ledger
     by = f"cli:{getpass.getuser()}"
     try:
         with transaction(runtime.sessions) as session:
             ledger = decide_pending(session, reward_id, approve=approve, by=by, reason=reason,
-                                    now=datetime.now(UTC))
+                                    now=datetime.now(UTC), hold_days=program.hold_days)
             if approve:  # enrollment and counters through the outbox, in this transaction
                 announce_reward(session, runtime, ledger)
     except RewardDecisionError as exc:
@@ -86,8 +86,8 @@ def _decide(reward_id: int, *, approve: bool, reason: str | None) -> RewardLedge
 def approve(reward_id: int) -> None:
     """Grant a reward that waits for approval (or was blocked by a cap)."""
     ledger = _decide(reward_id, approve=True, reason=None)
-    click.echo(f"reward {ledger.id} granted: {number_text(ledger.amount)} {ledger.unit} "
-               f"to contact {ledger.contact_id}")
+    click.echo(f"reward {ledger.id} granted ({ledger.status}): {number_text(ledger.amount)} "
+               f"{ledger.unit} to contact {ledger.contact_id}")
 
 
 @rewards.command()

@@ -55,6 +55,9 @@ class ProgramConfig:
     cap_max: int | None = 5
     cap_period: str = "quarter"
     approval_threshold: Decimal | None = None
+    hold_days: int = 30
+    revenue_property: str = "total_revenue"
+    max_referrals_per_day: int | None = 5
     reject_same_email: bool = True
     same_domain: str = "allow"
     disposable_domains: frozenset[str] = frozenset()
@@ -64,6 +67,11 @@ class ProgramConfig:
     def link(self, code: str) -> str:
         """The advocate's referral link."""
         return self.link_template.format(code=code)
+
+    @property
+    def revenue_source(self) -> str:
+        """Where referral revenue comes from, in words (the report prints it)."""
+        return f"the referred contact's {self.revenue_property} at conversion"
 
     def trigger_properties(self) -> list[str]:
         """The trigger properties the write-back sets in `property` mode."""
@@ -173,6 +181,10 @@ def _build(r: _Reader) -> ProgramConfig:
         cap_period=r.choice("rewards.cap.period", base.cap_period, PERIODS),
         approval_threshold=(None if threshold is None
                             else r.amount("rewards.approval_threshold", threshold)),
+        hold_days=r.integer("rewards.hold_days", base.hold_days),
+        revenue_property=r.text("conversion.revenue_property", base.revenue_property),
+        # 0 turns the velocity check off
+        max_referrals_per_day=r.integer("fraud.max_referrals_per_day", 5) or None,
         reject_same_email=bool(r.get("fraud.reject_same_email", True)),
         same_domain=r.choice("fraud.same_domain", "allow", SAME_DOMAIN_RULES),
         disposable_domains=frozenset(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -42,10 +43,11 @@ def can_invite(program: ProgramConfig, state: ContactState, tier: str, *, email:
 
 
 def invite(session: Session, program: ProgramConfig, state: ContactState, *,
-           email: str, now: datetime) -> None:
+           email: str, now: datetime,
+           code_source: Callable[[Session], str] = unused_code) -> None:
     """Give the contact a code (once), start a new invitation cycle and enroll it."""
     if not state.referral_code:
-        state.referral_code = unused_code(session)
+        state.referral_code = code_source(session)
     state.email = email
     state.invited_at = now
     state.invitations_sent = (state.invitations_sent or 0) + 1

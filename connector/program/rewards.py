@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
@@ -15,8 +16,9 @@ from connector.program.store import insert_once
 
 OPEN = ("attributed", "review")
 UNDECIDED = ("pending_approval", "blocked")  # what `connector rewards approve|reject` decides
-COUNTS_TOWARDS_CAP = ("granted", "pending_approval")
-UNPAID = ("pending_approval", "blocked", "held", "payable")
+COUNTS_TOWARDS_CAP = ("granted", "held", "payable", "pending_approval")
+# what an undone conversion or a removal still cancels; `payable` has passed its hold
+UNPAID = ("pending_approval", "blocked", "held")
 
 
 class RewardDecisionError(ValueError):
@@ -59,12 +61,17 @@ def lock_referral(session: Session, contact_id: str) -> Referral | None:
 
 
 def convert(session: Session, program: ProgramConfig, referral: Referral, *,
-            converted_at: datetime, now: datetime) -> list[RewardLedger]:
-    """Close an open referral as converted (inside the window) or expired; the new rewards."""
+            converted_at: datetime, now: datetime,
+            revenue: Decimal | None = None) -> list[RewardLedger]:
+    """Close an open referral as converted (inside the window) or expired; the new rewards.
+
+    `revenue`: the referred contact's revenue at conversion, kept for the report.
+    """
     if referral.status not in OPEN:
         return []
     created = aware(referral.referred_created_at) or aware(referral.attributed_at) or now
     referral.converted_at = converted_at
+    referral.revenue = revenue
     if converted_at - created > timedelta(days=program.window_days):
         days = (converted_at - created).days
         referral.status = "expired"
@@ -91,25 +98,37 @@ def add_reward(session: Session, program: ProgramConfig, referral: Referral, *, 
     """Insert the ledger row for one role; None when it already exists (UNIQUE per role)."""
     status, reason = decide(session, program, role=role, contact_id=contact_id, reward=reward,
                             review_reason=review_reason, now=now)
+    granted = status == "granted"
+    if granted:
+        status = "held" if program.hold_days > 0 else "payable"
     new_id = insert_once(session, RewardLedger, {
         "referral_id": referral.id, "role": role, "contact_id": contact_id,
         "amount": reward.amount, "unit": reward.unit, "label": reward.label,
         "status": status, "reason": reason, "created_at": now,
-        "decided_at": now if status == "granted" else None,
-        "decided_by": "rules" if status == "granted" else None,
+        "decided_at": now if granted else None,
+        "decided_by": "rules" if granted else None,
     }, ["referral_id", "role"])
     if new_id is None:
         return None
-    if status == "granted":
+    if granted:
         REWARDS_GRANTED.labels(role=role).inc()
     return session.get(RewardLedger, new_id)
 
 
 def decide_pending(session: Session, reward_id: int, *, approve: bool, by: str,
-                   reason: str | None, now: datetime) -> RewardLedger:
-    """Approve (grant) or reject a reward waiting for a person, exactly once."""
-    values: dict[str, object] = {"status": "granted" if approve else "rejected",
-                                 "decided_at": now, "decided_by": by[:64]}
+                   reason: str | None, now: datetime, hold_days: int = 0) -> RewardLedger:
+    """Approve or reject a reward waiting for a person, exactly once.
+
+    An approved reward serves what is left of its hold, counted from its creation (the
+    conversion), like one the rules granted at once.
+    """
+    status = "rejected"
+    if approve:
+        ledger = session.get(RewardLedger, reward_id)
+        created = aware(ledger.created_at) if ledger is not None else None
+        status = ("held" if created is not None and now < created + timedelta(days=hold_days)
+                  else "payable")
+    values: dict[str, object] = {"status": status, "decided_at": now, "decided_by": by[:64]}
     if reason is not None:
         values["reason"] = reason
     result = session.execute(
@@ -127,9 +146,45 @@ def decide_pending(session: Session, reward_id: int, *, approve: bool, by: str,
     return ledger
 
 
+def hold_ends(ledger: RewardLedger, hold_days: int) -> datetime:
+    """When a held reward becomes payable."""
+    created = aware(ledger.created_at)
+    assert created is not None
+    return created + timedelta(days=hold_days)
+
+
+def release_held(session: Session, program: ProgramConfig, now: datetime, *,
+                 contact_ids: list[str] | None = None) -> int:
+    """Held rewards whose hold is over become payable (all, or these contacts'); how many."""
+    where: list[ColumnElement[bool]] = [
+        RewardLedger.status == "held",
+        RewardLedger.created_at <= now - timedelta(days=program.hold_days)]
+    if contact_ids is not None:
+        where.append(RewardLedger.contact_id.in_(contact_ids))
+    result = session.execute(
+        update(RewardLedger).where(*where).values(status="payable")
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def cancel_unpaid_for_referral(session: Session, referral: Referral, reason: str,
+                               now: datetime) -> int:
+    """The conversion was undone (stage regressed, friend deleted, deal reopened): cancel its
+    rewards still in their hold or waiting for a person, and close the referral if any were.
+
+    Rewards already payable (the hold is over) stay: the hold exists so that they can.
+    Returns how many rewards were cancelled; idempotent.
+    """
+    cancelled = cancel_unpaid(session, reason, now, referral_id=referral.id)
+    if referral.status == "converted" and cancelled:
+        referral.status = "cancelled"
+        referral.review_reason = reason
+    return cancelled
+
+
 def cancel_unpaid(session: Session, reason: str, now: datetime, *,
                   contact_id: str | None = None, referral_id: int | None = None) -> int:
-    """Cancel the rewards of a contact (or a referral) not granted yet; granted ones stay."""
+    """Cancel the rewards of a contact (or a referral) not payable yet; payable ones stay."""
     where: list[ColumnElement[bool]] = [RewardLedger.status.in_(UNPAID)]
     if contact_id is not None:
         where.append(RewardLedger.contact_id == contact_id)

@@ -73,12 +73,15 @@ def plan_page(
     states = load_states(session, [c.id for c in contacts])
     schema = runtime.property_schema
     plan: dict[str, PlannedWrite] = {}
+    program_page = hooks.prepare_page(session, runtime, contacts, now)  # a few queries, once
     for contact in contacts:
         readiness = score_contact(contact.properties, runtime.mapping, now)
         summary.count_score(readiness)
         state = states[contact.id]
         remember(state, readiness, contact, now)
-        extras = hooks.on_contact(session, runtime, contact, readiness, state, now)
+        # positional: stand-ins for the hook in tests take (*args)
+        extras = hooks.on_contact(session, runtime, contact, readiness, state, now,
+                                  program_page)
         written = state.written or {}
         changes = diff(written, {**readiness_properties(schema, readiness, written, now),
                                  **extras})
