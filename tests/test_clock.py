@@ -18,10 +18,10 @@ from connector.worker import clock
 from connector.worker.locks import pass_lock
 
 
-def test_the_scheduler_has_two_coalesced_single_instance_jobs(runtime: Runtime) -> None:
+def test_the_scheduler_has_three_coalesced_single_instance_jobs(runtime: Runtime) -> None:
     scheduler = clock.build_scheduler(runtime, blocking=False)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sync-incremental", "sync-full"}
+    assert set(jobs) == {"sync-incremental", "sync-full", "program-due"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == clock.MISFIRE_GRACE_S

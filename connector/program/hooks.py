@@ -72,6 +72,8 @@ def on_contact(
     opted_out = str(props.get("hs_email_optout") or "").strip().lower() in TRUE_VALUES
     claim = claim_of(contact, runtime.property_schema.name("referred_by_code"),
                      program.revenue_property)
+    if page is None:  # a page releases its contacts' ended holds in one statement
+        release_held(session, program, now, contact_ids=[contact.id])
 
     referral, is_new = attribute(session, program, claim, now, page=page)
     if is_new and referral is not None:
@@ -94,7 +96,8 @@ def on_contact(
           and claim.stage in STAGES_BEFORE_CUSTOMER):
         # the conversion was undone: rewards still in their hold are cancelled
         if cancel_unpaid_for_referral(session, referral,
-                                      f"lifecycle stage regressed to {claim.stage}", now):
+                                      f"lifecycle stage regressed to {claim.stage}", now,
+                                      program=program):
             touched(page, referral)
 
     counters = page.counters_of(session, contact.id) if page else counters_for(session, contact.id)

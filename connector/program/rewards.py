@@ -154,13 +154,16 @@ def hold_ends(ledger: RewardLedger, hold_days: int) -> datetime:
 
 
 def release_held(session: Session, program: ProgramConfig, now: datetime, *,
-                 contact_ids: list[str] | None = None) -> int:
-    """Held rewards whose hold is over become payable (all, or these contacts'); how many."""
+                 contact_ids: list[str] | None = None, referral_id: int | None = None) -> int:
+    """Held rewards whose hold is over become payable (all, or these contacts' or this
+    referral's); how many."""
     where: list[ColumnElement[bool]] = [
         RewardLedger.status == "held",
         RewardLedger.created_at <= now - timedelta(days=program.hold_days)]
     if contact_ids is not None:
         where.append(RewardLedger.contact_id.in_(contact_ids))
+    if referral_id is not None:
+        where.append(RewardLedger.referral_id == referral_id)
     result = session.execute(
         update(RewardLedger).where(*where).values(status="payable")
         .execution_options(synchronize_session=False))
@@ -168,13 +171,16 @@ def release_held(session: Session, program: ProgramConfig, now: datetime, *,
 
 
 def cancel_unpaid_for_referral(session: Session, referral: Referral, reason: str,
-                               now: datetime) -> int:
+                               now: datetime, *, program: ProgramConfig | None = None) -> int:
     """The conversion was undone (stage regressed, friend deleted, deal reopened): cancel its
     rewards still in their hold or waiting for a person, and close the referral if any were.
 
-    Rewards already payable (the hold is over) stay: the hold exists so that they can.
+    Rewards already payable (the hold is over) stay: the hold exists so that they can. Pass
+    `program` so that a hold that ended but was not released yet counts as over.
     Returns how many rewards were cancelled; idempotent.
     """
+    if program is not None:
+        release_held(session, program, now, referral_id=referral.id)
     cancelled = cancel_unpaid(session, reason, now, referral_id=referral.id)
     if referral.status == "converted" and cancelled:
         referral.status = "cancelled"

@@ -18,6 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from connector.worker.locks import pass_lock
 
 if TYPE_CHECKING:
+    from connector.program.due import DueWork
     from connector.runtime import Runtime
     from connector.sync.summary import SyncSummary
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FULL_SYNC_HOUR_UTC = 3  # the daily full pass, at a quiet hour for most portals
 MISFIRE_GRACE_S = 300
+PROGRAM_DUE_HOURS = 1  # reminders are counted in days: hourly is prompt enough
 
 
 def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
@@ -46,8 +48,26 @@ def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
     return summary
 
 
+def run_program_due(runtime: Runtime) -> DueWork | None:
+    """Reminders due and holds ended, under their own pass lock; None when skipped or failed."""
+    from connector.program.due import run_due_work
+
+    with pass_lock(runtime.engine, "program:due") as held:
+        if not held:
+            log.info("program reminders skipped: another clock or run holds their lock")
+            return None
+        try:
+            work = run_due_work(runtime, datetime.now(UTC))
+        except Exception:
+            log.exception("program reminders failed")
+            return None
+    log.info("program: %d reminders due, %d written, %d rewards released from their hold",
+             work.reminded, work.written, work.released)
+    return work
+
+
 def build_scheduler(runtime: Runtime, blocking: bool = True) -> BaseScheduler:
-    """The clock's scheduler with its two jobs (not started)."""
+    """The clock's scheduler with its three jobs (not started)."""
     scheduler: BaseScheduler = (BlockingScheduler(timezone=UTC) if blocking
                                 else BackgroundScheduler(timezone=UTC))
     common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
@@ -57,4 +77,8 @@ def build_scheduler(runtime: Runtime, blocking: bool = True) -> BaseScheduler:
                       next_run_time=datetime.now(UTC), **common)
     scheduler.add_job(run_pass, "cron", args=[runtime, "full"], hour=FULL_SYNC_HOUR_UTC,
                       minute=0, id="sync-full", name="full sync", **common)
+    # a contact that does not change is not re-read by the incremental pass: its reminder
+    # and the end of its rewards' hold come from here
+    scheduler.add_job(run_program_due, "interval", args=[runtime], hours=PROGRAM_DUE_HOURS,
+                      id="program-due", name="program reminders and holds", **common)
     return scheduler
