@@ -224,10 +224,9 @@ def search() -> Any:
     """Search contacts as the (lagging) search index sees them."""
     current = state()
     portal = current.portal
-    view = portal.search_view()
     with portal.lock:
         definitions = dict(portal.properties)
-    return run_search(_body(), view, definitions, current.search_cache)
+    return run_search(_body(), portal, definitions, current.search_cache)
 
 
 @bp.post("/gdpr-delete")

@@ -19,6 +19,7 @@ from connector.sandbox import catalog
 from connector.sandbox.deals import DealStore
 from connector.sandbox.errors import HubSpotError, not_found, validation
 from connector.sandbox.flows import Flows
+from connector.sandbox.search_index import SearchIndex
 from connector.sandbox.values import as_string, iso_ms, now_ms, parse_time_ms
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -79,9 +80,8 @@ class Portal:
         self.merged_into: dict[int, int] = {}
         self.flows = Flows()
         self._unique: dict[str, dict[str, int]] = {"email": {}}
-        self._search_view: dict[int, ContactVersion] = {}
+        self.search_index = SearchIndex()  # read it under `lock`, after `searchable()`
         self._pending: deque[tuple[float, int, ContactVersion | None]] = deque()
-        self.view_version = 0
         self._next_id = 1
         self._event_ids = itertools.count(1_000_001)
         self.deals = DealStore(self)
@@ -118,8 +118,14 @@ class Portal:
     def search_view(self) -> tuple[int, list[ContactVersion]]:
         """(version, contacts) as the search index sees them, after the lag has passed."""
         with self.lock:
+            index = self.searchable()
+            return index.version, index.contacts()
+
+    def searchable(self) -> SearchIndex:
+        """The search index with every change past its lag applied; hold `lock` to read it."""
+        with self.lock:
             self._apply_due()
-            return self.view_version, list(self._search_view.values())
+            return self.search_index
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -384,11 +390,7 @@ class Portal:
             self._show(cid, version)
 
     def _show(self, cid: int, version: ContactVersion | None) -> None:
-        if version is None:
-            self._search_view.pop(cid, None)
-        else:
-            self._search_view[cid] = version
-        self.view_version += 1
+        self.search_index.show(cid, version)
 
     def _emit(self, kind: str, object_id: int, source: str, **fields: Any) -> None:
         if self.event_sink is None:

@@ -9,12 +9,14 @@ sandbox enforces the smallest recent one (5 x 6 / 18) so the connector is built 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connector.sandbox import catalog
 from connector.sandbox.errors import validation
-from connector.sandbox.portal import ContactVersion
+from connector.sandbox.portal import ContactVersion, Portal
+from connector.sandbox.search_index import INF, SearchIndex
 from connector.sandbox.values import parse_number, parse_time_ms
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
@@ -45,10 +47,14 @@ class SearchCache:
         self.entries[key] = (version, result)
 
 
-def run_search(body: Mapping[str, Any], view: tuple[int, list[ContactVersion]],
+def run_search(body: Mapping[str, Any], view: tuple[int, list[ContactVersion]] | Portal,
                definitions: Mapping[str, Mapping[str, Any]], cache: SearchCache
                ) -> dict[str, Any]:
-    """The JSON answer to one search request, or a 400 HubSpotError."""
+    """The JSON answer to one search request, or a 400 HubSpotError.
+
+    `view` is a portal (keyset queries on id or lastmodifieddate are answered from its sorted
+    index) or (version, contacts) as the search index sees them.
+    """
     limit = _int(body.get("limit", 10), "limit")
     after = _int(body.get("after") or 0, "after")
     if limit < 1 or limit > MAX_PAGE:
@@ -60,19 +66,110 @@ def run_search(body: Mapping[str, Any], view: tuple[int, list[ContactVersion]],
     groups = body.get("filterGroups") or []
     sorts = body.get("sorts") or []
     _check_shape(groups, sorts)
-    version, contacts = view
+    names = body.get("properties") or None
+    if isinstance(view, Portal):
+        with view.lock:
+            index = view.searchable()
+            found = _from_index(index, groups, sorts, body.get("query"), after, limit)
+            if found is not None:
+                return _answer(*found, names, after, limit)
+            version, contacts = index.version, index.contacts()
+    else:
+        version, contacts = view
     key = json.dumps([groups, sorts, body.get("query")], sort_keys=True, default=str)
     matched = cache.get(key, version)
     if matched is None:
         matched = _filter(contacts, groups, body.get("query"), definitions)
         matched.sort(key=_sort_key(sorts, definitions), reverse=_descending(sorts))
         cache.put(key, version, matched)
-    page = matched[after:after + limit]
-    names = body.get("properties") or None
-    answer: dict[str, Any] = {"total": len(matched), "results": [c.to_json(names) for c in page]}
-    if after + limit < len(matched):
+    return _answer(len(matched), matched[after:after + limit], names, after, limit)
+
+
+def _answer(total: int, page: Sequence[ContactVersion], names: Sequence[str] | None,
+            after: int, limit: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"total": total, "results": [c.to_json(names) for c in page]}
+    if after + limit < total:
         answer["paging"] = {"next": {"after": str(after + limit)}}
     return answer
+
+
+ID, MODIFIED = "hs_object_id", "lastmodifieddate"
+RANGE_OPERATORS = ("EQ", "GT", "GTE")
+
+
+def _from_index(index: SearchIndex, groups: Sequence[Mapping[str, Any]], sorts: Sequence[Any],
+                query: Any, after: int, limit: int
+                ) -> tuple[int, list[ContactVersion]] | None:
+    """(total, page) for a keyset query the sorted index answers; None for any other query.
+
+    Answers what the general path would: ascending id, or ascending (lastmodifieddate, id),
+    over one filter group of EQ/GT/GTE on those two properties.
+    """
+    sort = _ascending_sort(sorts)
+    filled = [g for g in groups if g.get("filters")]
+    if query or sort is None or len(filled) > 1:
+        return None
+    bounds: dict[str, tuple[str, float]] = {}
+    for spec in filled[0]["filters"] if filled else []:
+        name, operator = spec.get("propertyName"), spec.get("operator")
+        if name not in (ID, MODIFIED) or operator not in RANGE_OPERATORS or name in bounds:
+            return None
+        value = (parse_number if name == ID else parse_time_ms)(str(spec.get("value", "")))
+        if value is None:
+            return None
+        bounds[name] = (operator, value)
+    if MODIFIED in bounds and (ID in bounds or sort == MODIFIED):
+        return _by_modified(index, bounds, sort, after, limit)
+    if MODIFIED not in bounds and sort == ID:
+        start, end = _id_positions(index, bounds.get(ID))
+        return end - start, list(index.ids_at(start + after, min(start + after + limit, end)))
+    if not bounds and sort == MODIFIED:
+        start, end = index.modified_range((-INF, -INF), (INF, INF))
+        return end - start, list(index.modified_at(start + after, min(start + after + limit, end)))
+    return None
+
+
+def _by_modified(index: SearchIndex, bounds: Mapping[str, tuple[str, float]], sort: str,
+                 after: int, limit: int) -> tuple[int, list[ContactVersion]] | None:
+    operator, moment = bounds[MODIFIED]
+    if ID in bounds:
+        # ids order a single timestamp in either sort: only `EQ t` keeps that true
+        if operator != "EQ":
+            return None
+        id_operator, last_id = bounds[ID]
+        if id_operator == "EQ":
+            return None
+        first_id = math.floor(last_id) + 1 if id_operator == "GT" else math.ceil(last_id)
+        low: tuple[float, float] = (moment, first_id)
+    else:
+        low = (moment, INF) if operator == "GT" else (moment, -INF)
+    high = (moment, INF) if operator == "EQ" else (INF, INF)
+    start, end = index.modified_range(low, high)
+    return end - start, list(index.modified_at(start + after, min(start + after + limit, end)))
+
+
+def _id_positions(index: SearchIndex, bound: tuple[str, float] | None) -> tuple[int, int]:
+    if bound is None:
+        return index.id_range(-INF, True)
+    operator, value = bound
+    if operator == "EQ":
+        return index.id_range(value, True, value, True)
+    return index.id_range(value, operator == "GTE")
+
+
+def _ascending_sort(sorts: Sequence[Any]) -> str | None:
+    """The property of an ascending sort on id or lastmodifieddate (none sorts by id)."""
+    if not sorts:
+        return ID
+    first = sorts[0]
+    if isinstance(first, str):
+        name, ascending = first, not first.startswith("-")
+    elif isinstance(first, Mapping):
+        name = str(first.get("propertyName") or "")
+        ascending = str(first.get("direction", "ASCENDING")).upper() != "DESCENDING"
+    else:
+        return None
+    return name if ascending and name in (ID, MODIFIED) else None
 
 
 def _int(value: Any, name: str) -> int:
