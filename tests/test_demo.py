@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, Referral, RewardLedger
 from connector.db.session import make_engine
+from connector.program.counters import EARNED
 from connector.report.numbers import build_report
 
 
@@ -45,10 +46,10 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
         with Session(engine) as session:
             report = build_report(session)
             ledger_granted = session.scalar(select(func.count()).select_from(RewardLedger)
-                                            .where(RewardLedger.status == "granted"))
+                                            .where(RewardLedger.status.in_(EARNED)))
             rewarded_advocates = session.scalar(
                 select(func.count(func.distinct(RewardLedger.contact_id)))
-                .where(RewardLedger.status == "granted", RewardLedger.role == "advocate"))
+                .where(RewardLedger.status.in_(EARNED), RewardLedger.role == "advocate"))
             converted = session.scalar(select(func.count()).select_from(Referral)
                                        .where(Referral.status == "converted"))
             invited = session.scalar(select(func.count()).select_from(ContactState)

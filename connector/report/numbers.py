@@ -17,8 +17,9 @@ from connector.report.health import aware, connector_state, iso
 TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
 # ledger states grouped the way an admin reads them
 REWARD_GROUPS = {
-    "granted": ("granted", "payable"),
-    "pending": ("pending_approval", "held"),
+    # held: granted, inside its hold period (counted as earned, as on the contact)
+    "granted": ("granted", "held", "payable"),
+    "pending": ("pending_approval",),
     "blocked": ("blocked", "rejected"),
     "cancelled": ("cancelled",),
 }

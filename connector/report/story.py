@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import func, select
 
 from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.program.counters import EARNED
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
 from connector.sandbox.values import iso_ms, now_ms
@@ -194,7 +195,7 @@ class Story:
         converted = self.count(select(func.count()).select_from(Referral)
                                .where(Referral.status == "converted"))
         granted = self.count(select(func.count()).select_from(RewardLedger)
-                             .where(RewardLedger.status == "granted"))
+                             .where(RewardLedger.status.in_(EARNED)))
         self.say(f"week 3: {len(converting)} referred friends became customers; {handled} "
                  f"events handled, {converted} referrals converted, {granted} rewards granted "
                  f"(advocate and friend), {sent} HubSpot writes and enrollments sent")
