@@ -133,3 +133,22 @@ def test_revenue_is_recorded_at_conversion_and_reported(
 def test_a_missing_revenue_is_left_empty(program_harness: ProgramHarness) -> None:
     refer_and_convert(program_harness, total_revenue="")
     assert program_harness.referrals()[0].revenue is None
+
+
+def test_a_ready_friend_gets_only_the_friend_reward_workflow(
+        program_harness: ProgramHarness) -> None:
+    code = program_harness.invite("1")
+    signed_up = program_harness.process("2", tier="ready", referred_by_code=code,
+                                        created_at=CREATED)
+    assert signed_up == {}  # not invited while its referral is open
+    converted = program_harness.process(
+        "2", tier="ready", referred_by_code=code, created_at=CREATED, lifecyclestage="customer",
+        hs_lifecyclestage_customer_date=hubspot_time(NOW), now=CONVERTED_AT)
+    triggers = {k for k in converted if k.endswith("_trigger")}
+    assert triggers == {"referral_friend_reward_trigger"}
+    assert "referral_code" not in converted
+    assert program_harness.state("2").invited_at is None
+    cooldown = timedelta(days=program_harness.program.cooldown_days)
+    later = program_harness.process("2", tier="ready", referred_by_code=code, created_at=CREATED,
+                                    lifecyclestage="customer", now=CONVERTED_AT + cooldown)
+    assert "referral_invitation_trigger" in later  # a customer now, like any other

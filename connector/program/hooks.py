@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from connector.program.rewards import (
 if TYPE_CHECKING:
     from connector.db.models import ContactState, Referral
     from connector.hubspot.gateway import Contact
+    from connector.program.config import ProgramConfig
     from connector.runtime import Runtime
     from connector.scoring.model import ReadinessScore
 
@@ -101,7 +102,7 @@ def on_contact(
             touched(page, referral)
 
     counters = page.counters_of(session, contact.id) if page else counters_for(session, contact.id)
-    friend_waiting = referral is not None and referral.status in OPEN
+    friend_waiting = referral is not None and is_fresh_friend(program, referral, now)
     if readiness.tier == "excluded" or opted_out:
         if state.invited_at is not None:
             stop_asking(session, contact.id)
@@ -117,6 +118,16 @@ def on_contact(
         state.email = email  # kept fresh for api-mode enrollment and self-referral checks
     return own_properties(session, runtime, state, tier=readiness.tier, opted_out=opted_out,
                           page=page)
+
+
+def is_fresh_friend(program: ProgramConfig, referral: Referral, now: datetime) -> bool:
+    """A referred contact is not asked to refer while its referral is open, nor within the
+    invitation cooldown after converting: its only workflow then is the friend reward."""
+    if referral.status in OPEN:
+        return True
+    converted_at = aware(referral.converted_at)
+    return (referral.status == "converted" and converted_at is not None
+            and now - converted_at < timedelta(days=program.cooldown_days))
 
 
 def touched(page: PageContext | None, referral: Referral) -> None:
