@@ -237,3 +237,26 @@ def test_a_score_moves_at_most_once_a_day(props: dict[str, Any], first_s: float,
     first = score_contact(props, MAPPING, midnight + timedelta(seconds=first_s))
     second = score_contact(props, MAPPING, midnight + timedelta(seconds=second_s))
     assert first == second
+
+
+def read_one_by_one(props: dict[str, Any], today: float) -> tuple[Any, ...]:
+    """What the mapping's generated kernel must return: each reader and check called in turn."""
+    issues: list[str] = []
+    total, earned = 0.0, []
+    for index, (read, most) in enumerate(MAPPING.plan):
+        reading = read(props, today, issues)
+        if reading is not None:
+            points = reading[0] * most
+            total += points
+            if points >= 0.5:
+                earned.append((-points, index, reading[1]))
+    applied = [reason for reason, check in MAPPING.checks if check(props, today, issues)]
+    return total, earned, applied, issues
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(contacts, valid_contacts))
+def test_the_generated_kernel_reads_as_the_compiled_closures(props: dict[str, Any]) -> None:
+    issues: list[str] = []
+    total, earned, applied = MAPPING.kernel(props, utc_day(NOW), issues)
+    assert (total, earned, applied, issues) == read_one_by_one(props, utc_day(NOW))

@@ -11,30 +11,28 @@ from connector.scoring.model import Contribution, ReadinessScore, build_frozen
 from connector.scoring.values import as_text, utc_day
 
 NO_SIGNALS = "no readiness signals yet"
-# a contribution that rounds to +0 says nothing to a marketer
-MIN_REASON_POINTS = 0.5
 # reason phrases repeat across a portal ("NPS 10 (+30)"); beyond this many, stop caching
 PHRASE_CACHE_LIMIT = 20_000
+
+
+# the last `now` and its UTC day: a sync scores a whole page at one `now`
+_last_day: tuple[datetime | None, float] = (None, 0.0)
 
 
 def score_contact(
     properties: PropertyMap[str, Any], mapping: Mapping, now: datetime
 ) -> ReadinessScore:
     """Score 0-100, tier and reasons for one contact's HubSpot properties; never raises."""
-    today = utc_day(now)
+    global _last_day
+    last = _last_day
+    if last[0] is now:
+        today = last[1]
+    else:
+        today = utc_day(now)
+        _last_day = (now, today)
     issues: list[str] = []
-    total = 0.0
-    earned: list[tuple[float, int, Any]] = []
-    index = 0
-    for read, most in mapping.plan:
-        reading = read(properties, today, issues)
-        if reading is not None:
-            points = reading[0] * most
-            total += points
-            if points >= MIN_REASON_POINTS:
-                earned.append((-points, index, reading[1]))
-        index += 1
-    applied = [reason for reason, check in mapping.checks if check(properties, today, issues)]
+    # every signal's points and every guardrail, read by the mapping's generated function
+    total, earned, applied = mapping.kernel(properties, today, issues)
     score = int(total + 0.5)
     score = 0 if score < 0 else 100 if score > 100 else score
     # the score stays visible when excluded: it says how ready the contact is once the
@@ -59,10 +57,11 @@ def _contributions(
     found = []
     cache = mapping.phrase_cache
     known_contributions = mapping.contribution_cache
+    wording = mapping.wording
     for negative_points, index, detail in top:
-        signal = mapping.signals[index]
-        raw = properties.get(signal.property)
-        cache_key = (index, raw) if signal.compiled.pure and type(raw) is str else None
+        key, prop, pure, phrase_key, describe = wording[index]
+        raw = properties.get(prop)
+        cache_key = (index, raw) if pure and type(raw) is str else None
         if cache_key is not None:
             # the whole contribution follows from the raw value: reuse it (it is frozen)
             known = known_contributions.get(cache_key)
@@ -70,14 +69,14 @@ def _contributions(
                 found.append(known)
                 continue
         points = -negative_points
-        key = (index, signal.compiled.phrase_key(detail), int(points + 0.5))
-        text = cache.get(key)
+        phrase = (index, phrase_key(detail), int(points + 0.5))
+        text = cache.get(phrase)
         if text is None:
-            text = signal.describe(detail, points)
+            text = describe(detail, points)
             if len(cache) < PHRASE_CACHE_LIMIT:
-                cache[key] = text
+                cache[phrase] = text
         contribution = build_frozen(Contribution, {
-            "signal": signal.key, "property": signal.property,
+            "signal": key, "property": prop,
             "raw": raw if raw is None or type(raw) is str else as_text(raw),
             "points": int(points * 10.0 + 0.5) / 10.0,  # round(x, 1) is 5x slower
             "text": text,

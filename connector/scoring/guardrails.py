@@ -31,6 +31,9 @@ class Guardrail:
     check: Check
     rule: str  # in words, for `connector score --explain`
     reads: tuple[str, ...]
+    # for the generated scorer (kernel.py): ("text" | "number", property, test as a Python
+    # expression of `text` | `value`, applies when missing); None: call `check`
+    inline: tuple[str, str, str, bool] | None = None
 
 
 def _scalar_text(value: object, key: str) -> str:
@@ -59,27 +62,36 @@ def _number_reader(read_as: str) -> Callable[[str], float]:
     return number
 
 
-def _value_test(opts: Options, test: str) -> tuple[Callable[[str], bool], str]:
-    """(test on the raw text, rule in words)."""
+SYMBOLS = {"above": ">", "at_least": ">=", "below": "<", "at_most": "<="}
+
+
+def _value_test(opts: Options, test: str) -> tuple[Callable[[str], bool], str, tuple[str, str]
+                                                   | None]:
+    """(test on the raw text, rule in words, inline (kind, expression) or None)."""
     key = opts.key(test)
     if test in TEXT_TESTS:
         opts.choice("read_as", ("text",), "text")
         raw = opts.get(test)
         if test == "equals":
             wanted = _scalar_text(raw, key)
-            return (lambda text: text.strip().lower() == wanted), f"= {wanted}"
+            return ((lambda text: text.strip().lower() == wanted), f"= {wanted}",
+                    ("text", f"text.strip().lower() == {wanted!r}"))
         if not isinstance(raw, list) or not raw:
             raise OptionError(key, "must be a non-empty list")
         listed = frozenset(_scalar_text(v, f"{key}[{i}]") for i, v in enumerate(raw))
         words = ", ".join(sorted(listed))
         if test == "in":
-            return (lambda text: text.strip().lower() in listed), f"in {words}"
-        return (lambda text: text.strip().lower() not in listed), f"not in {words}"
+            return ((lambda text: text.strip().lower() in listed), f"in {words}",
+                    ("text", f"text.strip().lower() in {listed!r}"))
+        return ((lambda text: text.strip().lower() not in listed), f"not in {words}",
+                ("text", f"text.strip().lower() not in {listed!r}"))
     read_as = opts.choice("read_as", ("number", "nps"), "number")
     bound = check_number(opts.get(test), key)
     compare = COMPARE[test]
     parse = _number_reader(read_as)
-    return (lambda text: compare(parse(text), bound)), f"{test.replace('_', ' ')} {bound:g}"
+    inline = ("number", f"value {SYMBOLS[test]} {bound!r}") if read_as == "number" else None
+    return ((lambda text: compare(parse(text), bound)), f"{test.replace('_', ' ')} {bound:g}",
+            inline)
 
 
 def build_guardrail(opts: Options) -> Guardrail:
@@ -92,7 +104,7 @@ def build_guardrail(opts: Options) -> Guardrail:
         listed = ", ".join(TEXT_TESTS + NUMBER_TESTS)
         raise OptionError(opts.path, f"needs exactly one of {listed}, found {len(tests)}")
     test = tests[0]
-    matches, rule = _value_test(opts, test)
+    matches, rule, inline = _value_test(opts, test)
     # No value cannot prove "is a customer", but it cannot prove an escalation either.
     when_missing = opts.choice("when_missing", ("apply", "skip"),
                                "apply" if test == "not_in" else "skip") == "apply"
@@ -118,7 +130,8 @@ def build_guardrail(opts: Options) -> Guardrail:
         return applies
 
     reads = (prop, within[1]) if within else (prop,)
-    return Guardrail(key, reason, check, rule, reads)
+    fast = None if inline is None or within else (inline[0], prop, inline[1], when_missing)
+    return Guardrail(key, reason, check, rule, reads, fast)
 
 
 def _within_days(opts: Options) -> tuple[Check, str, str]:

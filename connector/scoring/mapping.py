@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ import yaml
 
 from connector.errors import UserError
 from connector.scoring.guardrails import Check, Guardrail, build_guardrail
+from connector.scoring.kernel import Kernel, build_kernel
 from connector.scoring.model import TIERS, Contribution
 from connector.scoring.options import OptionError, Options, check_number
 from connector.scoring.transforms import BUILDERS, Reader, Transform
@@ -59,6 +60,10 @@ class Mapping:
     # contributions of signals that depend on their raw value alone ({(index, raw): ...})
     plan: tuple[tuple[Reader, float], ...] = field(init=False, repr=False)
     checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
+    kernel: Kernel = field(init=False, repr=False, compare=False)  # plan and checks in one
+    # per signal: (key, property, pure, phrase key, describe), read when wording a reason
+    wording: tuple[tuple[str, str, bool, Callable[[Any], Hashable],
+                         Callable[[Any, float], str]], ...] = field(init=False, repr=False)
     phrase_cache: dict[tuple[int, Hashable, int], str] = field(
         init=False, repr=False, compare=False, default_factory=dict)
     contribution_cache: dict[tuple[int, str], Contribution] = field(
@@ -67,6 +72,10 @@ class Mapping:
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", tuple((s.compiled.read, s.points) for s in self.signals))
         object.__setattr__(self, "checks", tuple((g.reason, g.check) for g in self.guardrails))
+        object.__setattr__(self, "kernel", build_kernel(self.signals, self.guardrails))
+        object.__setattr__(self, "wording", tuple(
+            (s.key, s.property, s.compiled.pure, s.compiled.phrase_key, s.describe)
+            for s in self.signals))
 
     def tier_for(self, score: int) -> str:
         """The tier a score reaches when no guardrail applies."""

@@ -52,6 +52,9 @@ class Transform:
     reads: tuple[str, ...]  # HubSpot properties read, the signal's own first
     default_text: str
     pure: bool = True  # the reading follows from the signal's own raw value alone
+    # for the generated scorer (kernel.py): ("count" | "date", share as a Python expression
+    # of `value` | `days`) when `read`'s common case is that inline parse; None: call `read`
+    inline: tuple[str, str] | None = None
 
 
 def present_text(properties: Properties, prop: str) -> str | None:
@@ -151,7 +154,8 @@ def build_saturating(prop: str, opts: Options) -> Transform:
         return careful(properties, today, issues)
 
     return Transform(read, NUMBER_WORDS, _same,
-                     f"value / {target:g}, capped at 1", (prop,), "{value} " + prop)
+                     f"value / {target:g}, capped at 1", (prop,), "{value} " + prop,
+                     inline=("count", f"(1.0 if value >= {target!r} else value / {target!r})"))
 
 
 def build_range(prop: str, opts: Options) -> Transform:
@@ -184,7 +188,8 @@ def build_recency(prop: str, opts: Options) -> Transform:
 
     return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
                      _whole_days,
-                     f"halves every {half_life:g} days", (prop,), prop + " {ago}", pure=False)
+                     f"halves every {half_life:g} days", (prop,), prop + " {ago}", pure=False,
+                     inline=("date", f"0.5 ** (days / {half_life!r})"))
 
 
 def build_days_since(prop: str, opts: Options) -> Transform:
@@ -200,7 +205,8 @@ def build_days_since(prop: str, opts: Options) -> Transform:
     return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
                      _whole_days,
                      f"days since / {target:g}, capped at 1", (prop,), prop + " {duration}",
-                     pure=False)
+                     pure=False,
+                     inline=("date", f"(1.0 if days >= {target!r} else days / {target!r})"))
 
 
 def build_boolean(prop: str, opts: Options) -> Transform:

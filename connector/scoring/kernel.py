@@ -1,0 +1,153 @@
+"""One generated Python function that reads every signal and guardrail of a mapping.
+
+Scoring a contact through the compiled closures costs about 90 Python calls; most are the
+readers' and checks' own calls, each paying the interpreter's call overhead. The mapping is
+fixed at start, so its common cases (a count such as "12", a zoned ISO datetime, a text or
+number guardrail) are written out inline in one function, compiled once. Anything
+unusual (a malformed, blank, non-string or future value, or a transform without an inline
+form) calls the signal's reader or the guardrail's check, which handle every case and
+report data-quality issues: the generated code only ever takes a shortcut to the same
+answer (tests/test_scoring_properties.py compares the two on arbitrary input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connector.scoring.guardrails import Guardrail
+    from connector.scoring.mapping import Signal
+
+# a contribution that rounds to +0 says nothing to a marketer
+MIN_REASON_POINTS = 0.5
+# (properties, today, issues) -> (total points, [(-points, signal index, detail)], reasons)
+Kernel = Callable[[Any, float, list[str]], tuple[float, list[Any], list[str]]]
+
+_ACCUMULATE = """\
+{pad}if reading is not None:
+{pad}    points = reading[0] * {most!r}
+{pad}    total += points
+{pad}    if points >= MIN_POINTS:
+{pad}        earned.append((-points, {index}, reading[1]))
+"""
+
+_COUNT = """\
+    raw = get({prop!r})
+    if raw is not None and raw != "":
+        try:
+            value = float(raw)
+        except (ValueError, TypeError):
+            value = -1.0
+        if 0.0 <= value < INF:
+            points = {share} * {most!r}
+            total += points
+            if points >= MIN_POINTS:
+                earned.append((-points, {index}, value))
+        else:
+            reading = READ_{index}(properties, today, issues)
+{accumulate}"""
+
+_DATE = """\
+    raw = get({prop!r})
+    if raw is not None and raw != "":
+        try:
+            moment = from_iso(raw)
+        except (ValueError, TypeError):
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            days = -1.0
+        elif moment.tzinfo is UTC:
+            days = today - (moment.toordinal() - EPOCH_ORDINAL)  # a UTC day, without timestamp()
+        else:
+            days = today - moment.timestamp() // DAY_S
+        if days >= 0.0:
+            points = {share} * {most!r}
+            total += points
+            if points >= MIN_POINTS:
+                earned.append((-points, {index}, days))
+        else:
+            reading = READ_{index}(properties, today, issues)
+{accumulate}"""
+
+_GUARD_TEXT = """\
+    text = get({prop!r})
+    if text is None or text == "":
+        if {when_missing!r}:
+            applied.append(REASON_{index})
+    elif type(text) is str:
+        if {test}:
+            applied.append(REASON_{index})
+    elif CHECK_{index}(properties, today, issues):
+        applied.append(REASON_{index})
+"""
+
+_GUARD_NUMBER = """\
+    raw = get({prop!r})
+    if raw is None or raw == "":
+        if {when_missing!r}:
+            applied.append(REASON_{index})
+    else:
+        value = NAN
+        if type(raw) is str:
+            try:
+                value = float(raw)
+            except ValueError:
+                pass
+        if value == value:
+            if {test}:
+                applied.append(REASON_{index})
+        elif CHECK_{index}(properties, today, issues):
+            applied.append(REASON_{index})
+"""
+
+_GUARD_CALL = """\
+    if CHECK_{index}(properties, today, issues):
+        applied.append(REASON_{index})
+"""
+
+
+def build_kernel(signals: Sequence[Signal], guardrails: Sequence[Guardrail],
+                 min_points: float = MIN_REASON_POINTS) -> Kernel:
+    """Generate and compile the reading function for these signals and guardrails."""
+    namespace: dict[str, Any] = {
+        "INF": float("inf"), "NAN": float("nan"), "inf": float("inf"), "DAY_S": 86_400.0,
+        "from_iso": datetime.fromisoformat, "MIN_POINTS": min_points, "UTC": UTC,
+        "EPOCH_ORDINAL": date(1970, 1, 1).toordinal(),
+    }
+    lines = ["def kernel(properties, today, issues):", "    get = properties.get",
+             "    total = 0.0", "    earned = []"]
+    for index, signal in enumerate(signals):
+        namespace[f"READ_{index}"] = signal.compiled.read
+        lines.append(_signal_code(index, signal))
+    lines.append("    applied = []")
+    for index, guardrail in enumerate(guardrails):
+        namespace[f"CHECK_{index}"] = guardrail.check
+        namespace[f"REASON_{index}"] = guardrail.reason
+        lines.append(_guardrail_code(index, guardrail))
+    lines.append("    return total, earned, applied")
+    code = compile("\n".join(lines) + "\n", "<readiness kernel>", "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated source; constants are repr()s
+    kernel: Kernel = namespace["kernel"]
+    return kernel
+
+
+def _signal_code(index: int, signal: Signal) -> str:
+    inline = signal.compiled.inline
+    if inline is None:
+        return (f"    reading = READ_{index}(properties, today, issues)\n"
+                + _ACCUMULATE.format(pad="    ", most=signal.points, index=index))
+    kind, share = inline
+    template = _COUNT if kind == "count" else _DATE
+    return template.format(prop=signal.property, share=share, most=signal.points, index=index,
+                           accumulate=_ACCUMULATE.format(pad="            ", most=signal.points,
+                                                         index=index))
+
+
+def _guardrail_code(index: int, guardrail: Guardrail) -> str:
+    if guardrail.inline is None:
+        return _GUARD_CALL.format(index=index)
+    kind, prop, test, when_missing = guardrail.inline
+    template = _GUARD_TEXT if kind == "text" else _GUARD_NUMBER
+    return template.format(prop=prop, test=test, when_missing=when_missing, index=index)
