@@ -33,14 +33,14 @@ _ACCUMULATE = """\
 {pad}        earned.append((-points, {index}, reading[1]))
 """
 
-_COUNT = """\
+_NUMBER = """\
     raw = get({prop!r})
     if raw is not None and raw != "":
         try:
             value = float(raw)
         except (ValueError, TypeError):
-            value = -1.0
-        if 0.0 <= value < INF:
+            value = NAN  # fails every `holds` test: the reader decides
+        if {holds}:
             points = {share} * {most!r}
             total += points
             if points >= MIN_POINTS:
@@ -56,13 +56,16 @@ _DATE = """\
             moment = from_iso(raw)
         except (ValueError, TypeError):
             moment = None
-        if moment is None or moment.tzinfo is None:
+        if moment is None:
             days = -1.0
-        elif moment.tzinfo is UTC:
-            days = today - (moment.toordinal() - EPOCH_ORDINAL)  # a UTC day, without timestamp()
+        elif moment.tzinfo is UTC or (moment.tzinfo is None and not raw.isdigit()):
+            # a UTC day without timestamp(); a naive value reads as UTC, digits as epoch ms
+            days = today - (moment.toordinal() - EPOCH_ORDINAL)
+        elif moment.tzinfo is None:
+            days = -1.0
         else:
             days = today - moment.timestamp() // DAY_S
-        if days >= 0.0:
+        if days >= 0.0 and {holds}:
             points = {share} * {most!r}
             total += points
             if points >= MIN_POINTS:
@@ -138,9 +141,10 @@ def _signal_code(index: int, signal: Signal) -> str:
     if inline is None:
         return (f"    reading = READ_{index}(properties, today, issues)\n"
                 + _ACCUMULATE.format(pad="    ", most=signal.points, index=index))
-    kind, share = inline
-    template = _COUNT if kind == "count" else _DATE
-    return template.format(prop=signal.property, share=share, most=signal.points, index=index,
+    kind, holds, share = inline
+    template = _NUMBER if kind == "number" else _DATE
+    return template.format(prop=signal.property, holds=holds, share=share, most=signal.points,
+                           index=index,
                            accumulate=_ACCUMULATE.format(pad="            ", most=signal.points,
                                                          index=index))
 

@@ -52,9 +52,10 @@ class Transform:
     reads: tuple[str, ...]  # HubSpot properties read, the signal's own first
     default_text: str
     pure: bool = True  # the reading follows from the signal's own raw value alone
-    # for the generated scorer (kernel.py): ("count" | "date", share as a Python expression
-    # of `value` | `days`) when `read`'s common case is that inline parse; None: call `read`
-    inline: tuple[str, str] | None = None
+    # for the generated scorer (kernel.py): ("number" | "date", when the inline reading holds,
+    # share), Python expressions of `raw` and `value` | `days`, for the common case that
+    # `read` gives the same answer for; None: call `read`
+    inline: tuple[str, str, str] | None = None
 
 
 def present_text(properties: Properties, prop: str) -> str | None:
@@ -155,7 +156,8 @@ def build_saturating(prop: str, opts: Options) -> Transform:
 
     return Transform(read, NUMBER_WORDS, _same,
                      f"value / {target:g}, capped at 1", (prop,), "{value} " + prop,
-                     inline=("count", f"(1.0 if value >= {target!r} else value / {target!r})"))
+                     inline=("number", "0.0 <= value < INF",
+                             f"(1.0 if value >= {target!r} else value / {target!r})"))
 
 
 def build_range(prop: str, opts: Options) -> Transform:
@@ -172,8 +174,11 @@ def build_range(prop: str, opts: Options) -> Transform:
             raise Malformed(f"outside {low:g}-{high:g}")
         return ((value - low) / span, value)
 
+    # the careful reader spells a non-string first (as_text): only strings go inline
     return Transform(make_reader(prop, convert), NUMBER_WORDS, _same,
-                     f"{low:g} -> 0 ... {high:g} -> 1", (prop,), "{value} " + prop)
+                     f"{low:g} -> 0 ... {high:g} -> 1", (prop,), "{value} " + prop,
+                     inline=("number", f"type(raw) is str and {low!r} <= value <= {high!r}",
+                             f"(value - {low!r}) / {span!r}"))
 
 
 def build_recency(prop: str, opts: Options) -> Transform:
@@ -189,7 +194,7 @@ def build_recency(prop: str, opts: Options) -> Transform:
     return Transform(fast_date_reader(prop, share, make_reader(prop, convert)), AGE_WORDS,
                      _whole_days,
                      f"halves every {half_life:g} days", (prop,), prop + " {ago}", pure=False,
-                     inline=("date", f"0.5 ** (days / {half_life!r})"))
+                     inline=("date", "True", f"0.5 ** (days / {half_life!r})"))
 
 
 def build_days_since(prop: str, opts: Options) -> Transform:
@@ -206,7 +211,8 @@ def build_days_since(prop: str, opts: Options) -> Transform:
                      _whole_days,
                      f"days since / {target:g}, capped at 1", (prop,), prop + " {duration}",
                      pure=False,
-                     inline=("date", f"(1.0 if days >= {target!r} else days / {target!r})"))
+                     inline=("date", "True",
+                             f"(1.0 if days >= {target!r} else days / {target!r})"))
 
 
 def build_boolean(prop: str, opts: Options) -> Transform:
