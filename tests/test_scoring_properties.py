@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector.config import PROJECT_ROOT
@@ -256,6 +256,12 @@ def read_one_by_one(props: dict[str, Any], today: float) -> tuple[Any, ...]:
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(contacts, valid_contacts))
+@example({"hs_feedback_last_nps_rating": "9", "hs_feedback_last_survey_date": spelled(-2, 0)})
+@example({"hs_feedback_last_nps_rating": "9.0", "hs_feedback_last_survey_date": spelled(-2, 2)})
+@example({"hs_feedback_last_nps_rating": "7", "hs_feedback_last_survey_date": "²"})
+@example({"hs_email_last_open_date": spelled(-2, 2), "support_csat_score": "nan"})
+@example({"hs_email_last_open_date": "9" * 30, "hs_lifecyclestage_customer_date": "²³"})
+@example({"hs_email_last_open_date": "2025-05-01T10:00:00+02:00", "product_logins_30d": True})
 def test_the_generated_kernel_reads_as_the_compiled_closures(props: dict[str, Any]) -> None:
     issues: list[str] = []
     total, earned, applied = MAPPING.kernel(props, utc_day(NOW), issues)

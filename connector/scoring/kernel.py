@@ -52,19 +52,22 @@ _NUMBER = """\
 _DATE = """\
     raw = get({prop!r})
     if raw is not None and raw != "":
-        try:
-            moment = from_iso(raw)
-        except (ValueError, TypeError):
-            moment = None
-        if moment is None:
-            days = -1.0
-        elif moment.tzinfo is UTC or (moment.tzinfo is None and not raw.isdigit()):
-            # a UTC day without timestamp(); a naive value reads as UTC, digits as epoch ms
-            days = today - (moment.toordinal() - EPOCH_ORDINAL)
-        elif moment.tzinfo is None:
-            days = -1.0
+        days = -1.0
+        if type(raw) is str and raw.isdigit() and raw.isascii():
+            if len(raw) < 16:  # epoch ms, read as the careful parse does (longer may overflow)
+                days = today - (int(raw) / 1000.0) // DAY_S
         else:
-            days = today - moment.timestamp() // DAY_S
+            try:
+                moment = from_iso(raw)
+            except (ValueError, TypeError):
+                moment = None
+            if moment is None:
+                pass
+            elif moment.tzinfo is UTC or moment.tzinfo is None:
+                # a UTC day without timestamp(); a naive value reads as UTC
+                days = today - (moment.toordinal() - EPOCH_ORDINAL)
+            else:
+                days = today - moment.timestamp() // DAY_S
         if days >= 0.0 and {holds}:
             points = {share} * {most!r}
             total += points
@@ -72,6 +75,36 @@ _DATE = """\
                 earned.append((-points, {index}, days))
         else:
             reading = READ_{index}(properties, today, issues)
+{accumulate}"""
+
+_NPS = """\
+    raw = get({prop!r})
+    rating = RATINGS.get(raw, -1) if type(raw) is str else -1
+    factor = -1.0
+    if rating >= 0:
+        survey = get({survey!r})
+        days = -1.0
+        if survey is None or survey == "":
+            factor = {undated}
+        elif type(survey) is str and survey.isdigit() and survey.isascii():
+            if len(survey) < 16:  # epoch ms, read as the careful parse does
+                days = today - (int(survey) / 1000.0) // DAY_S
+        elif type(survey) is str:
+            try:
+                moment = from_iso(survey)
+            except ValueError:
+                moment = None
+            if moment is not None and (moment.tzinfo is UTC or moment.tzinfo is None):
+                days = today - (moment.toordinal() - EPOCH_ORDINAL)
+        if days >= 0.0:
+            factor = 1.0 if days <= {fresh} else 0.5 ** ((days - {fresh}) / {half_life})
+    if factor >= 0.0:
+        points = {scale}[rating] * factor * {most!r}
+        total += points
+        if points >= MIN_POINTS:
+            earned.append((-points, {index}, (rating, round(factor, 2))))
+    else:
+        reading = READ_{index}(properties, today, issues)
 {accumulate}"""
 
 _GUARD_TEXT = """\
@@ -118,6 +151,8 @@ def build_kernel(signals: Sequence[Signal], guardrails: Sequence[Guardrail],
         "INF": float("inf"), "NAN": float("nan"), "inf": float("inf"), "DAY_S": 86_400.0,
         "from_iso": datetime.fromisoformat, "MIN_POINTS": min_points, "UTC": UTC,
         "EPOCH_ORDINAL": date(1970, 1, 1).toordinal(),
+        # "9" and "9.0", as parse_nps reads them; any other spelling goes to the reader
+        "RATINGS": {**{str(r): r for r in range(11)}, **{f"{r}.0": r for r in range(11)}},
     }
     lines = ["def kernel(properties, today, issues):", "    get = properties.get",
              "    total = 0.0", "    earned = []"]
@@ -141,6 +176,12 @@ def _signal_code(index: int, signal: Signal) -> str:
     if inline is None:
         return (f"    reading = READ_{index}(properties, today, issues)\n"
                 + _ACCUMULATE.format(pad="    ", most=signal.points, index=index))
+    if inline[0] == "nps":
+        _, survey, scale, fresh, half_life, undated = inline
+        return _NPS.format(prop=signal.property, survey=survey, scale=scale, fresh=fresh,
+                           half_life=half_life, undated=undated, most=signal.points,
+                           index=index, accumulate=_ACCUMULATE.format(
+                               pad="        ", most=signal.points, index=index))
     kind, holds, share = inline
     template = _NUMBER if kind == "number" else _DATE
     return template.format(prop=signal.property, holds=holds, share=share, most=signal.points,

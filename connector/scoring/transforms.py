@@ -55,7 +55,7 @@ class Transform:
     # for the generated scorer (kernel.py): ("number" | "date", when the inline reading holds,
     # share), Python expressions of `raw` and `value` | `days`, for the common case that
     # `read` gives the same answer for; None: call `read`
-    inline: tuple[str, str, str] | None = None
+    inline: tuple[str, ...] | None = None
 
 
 def present_text(properties: Properties, prop: str) -> str | None:
@@ -334,7 +334,11 @@ def build_nps(prop: str, opts: Options) -> Transform:
         f"; a survey older than {fresh_days:g} days halves every {half_life:g} days"
         if survey_prop else "")
     reads = (prop, survey_prop) if survey_prop else (prop,)
-    return Transform(read, NPS_WORDS, _same, rule, reads, "NPS {value}", pure=False)
+    # inline: a rating spelled "0".."10" and a survey date in the past (or none)
+    inline = None if survey_prop is None else (
+        "nps", survey_prop, repr(scale), repr(fresh_days), repr(half_life), repr(undated))
+    return Transform(read, NPS_WORDS, _same, rule, reads, "NPS {value}", pure=False,
+                     inline=inline)
 
 
 BUILDERS: dict[str, Callable[[str, Options], Transform]] = {
