@@ -37,7 +37,7 @@ def score_contact(
     score = 0 if score < 0 else 100 if score > 100 else score
     # the score stays visible when excluded: it says how ready the contact is once the
     # guardrail lifts (escalation closed, consent given), while the tier keeps them out
-    tier = "excluded" if applied else mapping.tier_for(score)
+    tier = "excluded" if applied else mapping.tier_by_score[score]
     if len(earned) > 1:
         earned.sort()  # most points first; ties in mapping order
     contributions = _contributions(properties, mapping, earned[: mapping.max_reasons])

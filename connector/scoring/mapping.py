@@ -61,6 +61,7 @@ class Mapping:
     plan: tuple[tuple[Reader, float], ...] = field(init=False, repr=False)
     checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
     kernel: Kernel = field(init=False, repr=False, compare=False)  # plan and checks in one
+    tier_by_score: tuple[str, ...] = field(init=False, repr=False, compare=False)  # 0..100
     # per signal: (key, property, pure, phrase key, describe), read when wording a reason
     wording: tuple[tuple[str, str, bool, Callable[[Any], Hashable],
                          Callable[[Any, float], str]], ...] = field(init=False, repr=False)
@@ -73,6 +74,7 @@ class Mapping:
         object.__setattr__(self, "plan", tuple((s.compiled.read, s.points) for s in self.signals))
         object.__setattr__(self, "checks", tuple((g.reason, g.check) for g in self.guardrails))
         object.__setattr__(self, "kernel", build_kernel(self.signals, self.guardrails))
+        object.__setattr__(self, "tier_by_score", tuple(self.tier_for(s) for s in range(101)))
         object.__setattr__(self, "wording", tuple(
             (s.key, s.property, s.compiled.pure, s.compiled.phrase_key, s.describe)
             for s in self.signals))
