@@ -126,6 +126,47 @@ def start_world(world: DemoWorld, contacts: int, directory: Path) -> Runtime:
     return runtime
 
 
+def _top_advocate(report: dict[str, Any]) -> tuple[str, str] | None:
+    """The id and tier of the report's first top advocate, if any."""
+    top = report.get("top_advocates") or []
+    return (str(top[0]["contact_id"]), str(top[0]["tier"] or "scored")) if top else None
+
+
+def score_command(runtime: Runtime, contact_id: str) -> str:
+    """The shell line that scores one contact live from the demo's sandbox."""
+    settings = runtime.settings
+    # the sandbox's token is made up for this run: showing it is how the newcomer uses it
+    return (f"HUBSPOT_BASE_URL={settings.hubspot_base_url} "
+            f"HUBSPOT_ACCESS_TOKEN={settings.hubspot_access_token} "
+            f"DATABASE_URL={settings.database_url} connector score {contact_id} --explain")
+
+
+def next_steps(report: dict[str, Any], runtime: Runtime, *, serve: bool) -> list[str]:
+    """The closing lines: what a newcomer can do next with what the demo left behind."""
+    database = runtime.settings.database_url
+    top = _top_advocate(report)
+    lines = ["", "[bold]Next[/bold]"]
+    if serve:
+        lines.append("  The dashboard shows this report with charts: its address and token follow.")
+        if top:
+            advocate, tier = top
+            lines.append(f"  Why top advocate {advocate} is {tier}, signal by signal "
+                         "(in another terminal):")
+            lines.append(f"    {score_command(runtime, advocate)}")
+    else:
+        lines.append("  `connector demo --serve` keeps the sandbox HubSpot and the dashboard "
+                     "running and prints the dashboard's address and token")
+        if top:
+            advocate, tier = top
+            lines.append(f"  then `connector score {advocate} --explain` shows why top advocate "
+                         f"{advocate} is {tier}, signal by signal (--serve prints the full "
+                         "command, with the sandbox's address and token)")
+    lines.append(f"  The demo's database is {database.removeprefix('sqlite:///')}; read the "
+                 f"report again with `DATABASE_URL={database} connector report` (or --json)")
+    lines.append("  `make test` runs the test suite; README.md connects a real HubSpot portal")
+    return lines
+
+
 def serve_forever(world: DemoWorld, runtime: Runtime) -> None:
     """Keep everything up, with a worker handling webhooks, until Ctrl-C."""
     from connector.worker.loop import StopFlag, WorkerOptions, run_worker
@@ -176,6 +217,8 @@ def run_demo(*, serve: bool, contacts: int, directory: str | None,
         world.console.print()
         print_report(report, world.console)
         world.say("demo finished")
+        for line in next_steps(report, runtime, serve=serve):
+            world.console.print(line, soft_wrap=True, highlight=False)
         if serve:
             serve_forever(world, runtime)
         return report

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from connector.db.models import ApiUsage, InboxEvent, OutboxItem, SyncCursor
 
 WAITING = ("pending", "processing")
+# the sync passes an admin reads; the `retry` cursor row only keeps the contacts to re-write
+PASSES = ("full", "incremental")
+RETRY_CURSOR = "retry"
 DEAD_SHOWN = 20
 
 
@@ -67,6 +70,12 @@ def api_calls(session: Session, now: datetime) -> dict[str, int]:
     return {"calls": sum(calls.values()), "rate_limited": calls.get(429, 0)}
 
 
+def retry_backlog(session: Session) -> int:
+    """Contacts whose last write HubSpot refused, re-scored and re-written at the next pass."""
+    cursor = session.get(SyncCursor, RETRY_CURSOR)
+    return len((cursor.last_summary or {}).get("contact_ids") or []) if cursor else 0
+
+
 def dead_events(session: Session, limit: int = DEAD_SHOWN) -> list[dict[str, Any]]:
     """The most recent dead inbox events, with why they died (no payloads: they may hold PII)."""
     rows = session.scalars(
@@ -88,11 +97,13 @@ def connector_state(session: Session, now: datetime | None = None) -> dict[str, 
         {"name": c.name, "last_success_at": iso(c.last_success_at),
          "last_status": c.last_status, "run_started_at": iso(c.run_started_at),
          "run_finished_at": iso(c.run_finished_at)}
-        for c in session.scalars(select(SyncCursor).order_by(SyncCursor.name))
+        for c in session.scalars(
+            select(SyncCursor).where(SyncCursor.name.in_(PASSES)).order_by(SyncCursor.name))
     ]
     return {
         "sync": passes,
         "last_successful_sync": iso(last_successful_sync(session)),
+        "retry_backlog": retry_backlog(session),
         "inbox": inbox_counts(session),
         "outbox": outbox_counts(session),
         "api_last_24h": api_calls(session, now),

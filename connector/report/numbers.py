@@ -23,6 +23,8 @@ REWARD_GROUPS = {
     "blocked": ("blocked", "rejected"),
     "cancelled": ("cancelled",),
 }
+# the earned rewards one by one: inside the hold period, payable, or granted before holds existed
+EARNED_STATES = ("held", "payable", "granted")
 JOINED_STATES = ("joined", "active")
 TOP_ADVOCATES = 10
 
@@ -91,14 +93,29 @@ def _rewards(session: Session, since: datetime | None, until: datetime | None,
         select(RewardLedger).where(*_within(RewardLedger.created_at, since, until))
         .order_by(RewardLedger.id)
     ))
-    summary: dict[str, Any] = {}
-    for group, statuses in REWARD_GROUPS.items():
-        chosen = [r for r in rows if r.status in statuses]
-        value: dict[str, float] = defaultdict(float)
-        for reward in chosen:
-            value[reward.unit] = round(value[reward.unit] + _money(reward.amount), 2)
-        summary[group] = {"count": len(chosen), "value": dict(value)}
+    summary = {group: _tally([r for r in rows if r.status in statuses])
+               for group, statuses in REWARD_GROUPS.items()}
     return summary, rows
+
+
+def _tally(rewards: list[RewardLedger]) -> dict[str, Any]:
+    """Count and value per unit of some ledger rows."""
+    value: dict[str, float] = defaultdict(float)
+    for reward in rewards:
+        value[reward.unit] = round(value[reward.unit] + _money(reward.amount), 2)
+    return {"count": len(rewards), "value": dict(value)}
+
+
+def _earned_states(rows: list[RewardLedger]) -> dict[str, Any]:
+    """The granted group split: held (inside the hold), payable, granted before holds existed."""
+    return {state: _tally([r for r in rows if r.status == state]) for state in EARNED_STATES}
+
+
+def _review_queue(referrals: list[Referral]) -> dict[str, Any]:
+    """Referrals waiting for a person's look (weak fraud evidence), by the reason given."""
+    waiting = [r for r in referrals if r.status == "review"]
+    reasons = Counter(r.review_reason or "no reason recorded" for r in waiting)
+    return {"count": len(waiting), "by_reason": dict(reasons.most_common())}
 
 
 def _pending_approval(rows: list[RewardLedger]) -> list[dict[str, Any]]:
@@ -228,7 +245,9 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
         },
         "revenue": _revenue(recorded, revenue_source),
         "retention": _retention(attributed),
+        "review": _review_queue(referrals),
         "rewards": rewards,
+        "rewards_granted_by_state": _earned_states(reward_rows),
         "rewards_pending_approval": _pending_approval(reward_rows),
         "top_advocates": _top_advocates(session, referrals, reward_rows, top),
         "weekly": _weekly(referrals, converted_in_period),

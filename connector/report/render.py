@@ -17,6 +17,18 @@ FUNNEL_LABELS = {
 }
 
 
+# the Rewards table's rows: the earned total, its parts, then the rewards not earned (yet)
+REWARD_ROWS = (
+    ("granted", "earned (granted)"),
+    ("held", "  held: inside the hold period"),
+    ("payable", "  payable: hold over, to pay out"),
+    ("legacy", "  granted before hold periods"),
+    ("pending", "waiting for approval"),
+    ("blocked", "blocked"),
+    ("cancelled", "cancelled"),
+)
+
+
 def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
@@ -28,6 +40,16 @@ def _value(values: dict[str, float]) -> str:
 def _revenue(revenue: dict[str, Any]) -> str:
     amount = revenue["referral_sourced"]
     return revenue["note"] if amount is None else f"{amount:,.2f}"
+
+
+def _reward_numbers(report: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """One row of the Rewards table; None for the legacy `granted` status when no row has it."""
+    states = report["rewards_granted_by_state"]
+    if key in ("held", "payable"):
+        return dict(states[key])
+    if key == "legacy":
+        return dict(states["granted"]) if states["granted"]["count"] else None
+    return dict(report["rewards"][key])
 
 
 def _pairs(title: str, rows: list[tuple[str, Any]], caption: str | None = None) -> Table:
@@ -53,6 +75,9 @@ def _program(report: dict[str, Any]) -> list[Table]:
         ("Referral-sourced revenue", _revenue(report["revenue"])),
     ]
     rows += [(f"Rejected: {reason}", count) for reason, count in referrals["rejected"].items()]
+    review = report["review"]
+    rows.append(("In fraud review", review["count"]))
+    rows += [(f"  review: {reason}", count) for reason, count in review["by_reason"].items()]
     retention = report["retention"]
     rows.append(("Referred customers retained", _rate(retention["referred_rate"])))
     rows.append(("Other customers retained", _rate(retention["others_rate"])))
@@ -61,8 +86,10 @@ def _program(report: dict[str, Any]) -> list[Table]:
     rewards = Table(title="Rewards", title_justify="left")
     for column in ("state", "count", "value"):
         rewards.add_column(column, justify="left" if column == "state" else "right")
-    for state, numbers in report["rewards"].items():
-        rewards.add_row(state, str(numbers["count"]), _value(numbers["value"]))
+    for key, label in REWARD_ROWS:
+        numbers = _reward_numbers(report, key)
+        if numbers is not None:
+            rewards.add_row(label, str(numbers["count"]), _value(numbers["value"]))
     tables.append(rewards)
     return tables
 
@@ -98,6 +125,7 @@ def _connector(report: dict[str, Any]) -> list[Table]:
         for p in state["sync"]
     ] or [("Sync", "never ran")]
     rows += [
+        ("Writes to retry at the next sync", state["retry_backlog"]),
         ("Inbox backlog", state["inbox"]["backlog"]),
         ("Dead events", state["inbox"]["dead"]),
         ("Outbox backlog", state["outbox"]["backlog"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -172,11 +173,20 @@ class Story:
                                      hs_lifecyclestage_customer_date=today))
         self.create(rows)
         handled, _ = self.settle()
-        referrals = self.count(select(func.count()).select_from(Referral))
-        rejected = self.count(select(func.count()).select_from(ReferralRejection))
         self.say(f"week 2: {len(rows)} friends signed up with codes of {len(codes)} advocates; "
-                 f"{handled} events handled, {referrals} referrals credited, {rejected} claims "
-                 "rejected (unknown code, disposable email, already a customer)")
+                 f"{handled} events handled; {self.claims()}")
+
+    def claims(self) -> str:
+        """What became of the friends' claims, in words, from the referral tables."""
+        with self.runtime.sessions() as session:
+            credited = session.scalar(select(func.count()).select_from(Referral)
+                                      .where(Referral.status == "attributed")) or 0
+            review = Counter(reason or "no reason recorded" for reason in session.scalars(
+                select(Referral.review_reason).where(Referral.status == "review")))
+            rejected = Counter(session.scalars(select(ReferralRejection.reason)))
+        return (f"{credited} referrals credited, {sum(review.values())} in fraud review"
+                f"{_reasons(review)}, {sum(rejected.values())} claims rejected"
+                f"{_reasons(rejected)}")
 
     def conversion_week(self) -> None:
         """Week 3: most referred friends become customers; rewards are granted exactly once."""
@@ -184,18 +194,36 @@ class Story:
             Referral.status.in_(("attributed", "review"))).order_by(Referral.id))
         converting = referred[: max(1, int(len(referred) * CONVERTING_SHARE))]
         today = iso_ms(now_ms())
+        revenue_property = self.runtime.program.revenue_property
         for contact_id in converting:
+            # a first order of a few thousand, recorded on the contact as HubSpot's
+            # total_revenue is (the program reads it at conversion for the report)
+            first_order = 100 * self.rng.randint(12, 240)
             self.edit(contact_id, {"lifecyclestage": "customer",
-                                   "hs_lifecyclestage_customer_date": today})
+                                   "hs_lifecyclestage_customer_date": today,
+                                   revenue_property: str(first_order)})
         handled, sent = self.settle()
         # a later change to a converted friend runs the program again: nothing is paid twice
         if converting:
             self.edit(converting[0], {"hs_feedback_last_nps_rating": "9"})
             self.settle()
-        converted = self.count(select(func.count()).select_from(Referral)
-                               .where(Referral.status == "converted"))
-        granted = self.count(select(func.count()).select_from(RewardLedger)
-                             .where(RewardLedger.status.in_(EARNED)))
+        with self.runtime.sessions() as session:
+            converted = session.scalar(select(func.count()).select_from(Referral)
+                                       .where(Referral.status == "converted")) or 0
+            revenue = session.scalar(select(func.sum(Referral.revenue))
+                                     .where(Referral.status == "converted")) or 0
+            rewards = Counter(session.scalars(select(RewardLedger.status)))
+        earned = sum(rewards[s] for s in EARNED)
         self.say(f"week 3: {len(converting)} referred friends became customers; {handled} "
-                 f"events handled, {converted} referrals converted, {granted} rewards granted "
-                 f"(advocate and friend), {sent} HubSpot writes and enrollments sent")
+                 f"events handled, {converted} referrals converted ({float(revenue):,.2f} of "
+                 f"revenue), {earned} rewards earned by advocates and friends "
+                 f"({rewards['held']} held for the hold period, {rewards['payable']} payable, "
+                 f"{rewards['pending_approval']} waiting for approval), {sent} HubSpot writes "
+                 "and enrollments sent")
+
+
+def _reasons(counts: Counter[str]) -> str:
+    """` (reason: n, ...)` for a non-empty tally, else nothing."""
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{reason}: {n}" for reason, n in counts.most_common()) + ")"
