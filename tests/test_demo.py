@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.db.models import ContactState, Referral, RewardLedger
+from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
 from connector.db.session import make_engine
 from connector.program.counters import EARNED
 from connector.report.numbers import build_report
@@ -54,6 +55,11 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
                                        .where(Referral.status == "converted"))
             invited = session.scalar(select(func.count()).select_from(ContactState)
                                      .where(ContactState.invited_at.is_not(None)))
+            statuses = Counter(session.scalars(select(Referral.status)))
+            revenue = session.scalar(select(func.sum(Referral.revenue))
+                                     .where(Referral.status == "converted"))
+            rejections = session.scalar(select(func.count()).select_from(ReferralRejection))
+            rewards = Counter(session.scalars(select(RewardLedger.status)))
     finally:
         engine.dispose()
     funnel = report["funnel"]
@@ -70,6 +76,34 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
     assert printed(out, "Referrals made") == report["referrals"]["made"]
     assert printed(out, "Converted") == converted
     assert printed(out, "Rewarded") == rewarded_advocates
+    # week 2 says what the tables hold: credited, in fraud review and why, rejected and why
+    week2 = re.search(r"(\d+) referrals credited, (\d+) in fraud review \((.+?)\), "
+                      r"(\d+) claims rejected \((.+?)\)", out)
+    assert week2, out[:3000]
+    # every referral was made in week 2; none in review converted since
+    assert int(week2[1]) + int(week2[2]) == report["referrals"]["made"]
+    assert int(week2[2]) == statuses["review"] == report["review"]["count"] > 0
+    assert week2[3] == "disposable email domain mailinator.com: 1"
+    assert int(week2[4]) == rejections == sum(report["referrals"]["rejected"].values())
+    assert "disposable" not in week2[5]  # a disposable email is reviewed, not rejected
+    # the conversions recorded the friends' revenue, and the report adds it up
+    assert revenue is not None and revenue > 0
+    assert report["revenue"]["referral_sourced"] == round(float(revenue), 2)
+    assert "n/a: no revenue" not in out
+    # earned rewards split into held and payable, as the ledger has them
+    split = report["rewards_granted_by_state"]
+    assert (split["held"]["count"], split["payable"]["count"]) == (
+        rewards["held"], rewards["payable"])
+    assert printed(out, "  held: inside the hold period") == rewards["held"]
+    assert printed(out, "In fraud review") == statuses["review"]
+    # the retry cursor is bookkeeping, not a sync pass
+    assert "Sync `retry`" not in out and printed(out, "Writes to retry at the next sync") == 0
+    # the closing lines tell a newcomer what to do next
+    closing = out[out.index("demo finished"):]
+    top = report["top_advocates"][0]["contact_id"]
+    for words in ("connector demo --serve", f"connector score {top} --explain",
+                  str(tmp_path / "demo" / "connector.db"), "make test"):
+        assert words in closing, words
     print(f"demo took {elapsed:.0f}s")
 
 
@@ -103,6 +137,17 @@ def test_demo_serve_keeps_the_dashboard_up_until_interrupted(tmp_path) -> None:
         assert data.status_code == 200
         assert data.json()["funnel"]["invited"] > 0
         assert requests.get(url.group(1) + "/data.json", timeout=10).status_code == 401
+        # the printed `connector score ... --explain` line works while the demo serves
+        line = next(x for x in lines if "connector score" in x and "HUBSPOT_BASE_URL=" in x)
+        words = line.split()
+        start = words.index("connector")
+        assignments = dict(w.split("=", 1) for w in words[:start])
+        command = words[start + 1:]
+        scored = subprocess.run([sys.executable, "-m", "connector.cli", *command],
+                                env={**env, **assignments, "COLUMNS": "120"},
+                                capture_output=True, text=True, timeout=60)
+        assert scored.returncode == 0, scored.stderr[-2000:]
+        assert command[1] in scored.stdout
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:

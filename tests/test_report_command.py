@@ -6,8 +6,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from test_demo import printed
+from test_report_numbers import add_review_holds_and_retries
 
 from connector.cli import cli
+from connector.db.models import RewardLedger
 
 
 @pytest.fixture
@@ -60,3 +65,29 @@ def test_unmigrated_database_says_what_to_do(tmp_path, monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["report"])
     assert result.exit_code == 2
     assert "run `connector db upgrade` first" in result.output
+
+
+def test_tables_show_review_held_payable_and_no_retry_pass(run, program_sqlite) -> None:
+    add_review_holds_and_retries(program_sqlite)
+    out = run("report").output
+    assert printed(out, "In fraud review") == 2
+    assert printed(out, "  review: disposable email domain mailinator.com") == 2
+    assert printed(out, "  held: inside the hold period") == 2
+    assert printed(out, "  payable: hold over, to pay out") == 1
+    assert printed(out, "  granted before hold periods") == 2
+    assert printed(out, "earned (granted)") == 5
+    assert printed(out, "Writes to retry at the next sync") == 2
+    assert "Sync `retry`" not in out and "Sync `incremental`" in out
+    data = json.loads(run("report", "--json").output)
+    assert data["review"]["count"] == 2
+    assert data["rewards_granted_by_state"]["payable"]["count"] == 1
+    assert data["connector"]["retry_backlog"] == 2
+
+
+def test_legacy_granted_row_only_when_there_are_such_rewards(run, program_sqlite) -> None:
+    with Session(program_sqlite.engine) as session, session.begin():
+        session.execute(update(RewardLedger).where(RewardLedger.status == "granted")
+                        .values(status="payable"))
+    out = run("report").output
+    assert "granted before hold periods" not in out
+    assert printed(out, "  payable: hold over, to pay out") == 2

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.db.models import Referral, RewardLedger, SyncCursor
+from connector.program.counters import EARNED
 from connector.report.numbers import build_report
+
+WEEK = timedelta(days=7)
 
 
 def report_of(program, **kwargs):
@@ -94,3 +100,55 @@ def test_empty_database_reports_zeros(sqlite_engine) -> None:
 
 def test_report_is_json_ready(program_db) -> None:
     assert json.loads(json.dumps(report_of(program_db)))["funnel"]["invited"] == 4
+
+
+def add_review_holds_and_retries(program) -> None:
+    """Two referrals in fraud review, held and payable rewards, two writes to retry."""
+    with Session(program.engine) as session, session.begin():
+        for cid, reason in (("105", "disposable email domain mailinator.com"),
+                            ("106", "disposable email domain mailinator.com")):
+            session.add(Referral(referred_contact_id=cid, advocate_contact_id="2", code="CODE2",
+                                 status="review", review_reason=reason,
+                                 attributed_at=program.now - timedelta(days=1)))
+        for cid, status, amount in (("107", "held", "50"), ("108", "held", "25"),
+                                    ("109", "payable", "50")):
+            converted = Referral(referred_contact_id=cid, advocate_contact_id="3", code="CODE3",
+                                 status="converted", attributed_at=program.now - WEEK,
+                                 converted_at=program.now - timedelta(days=1))
+            session.add(converted)
+            session.flush()
+            session.add(RewardLedger(referral_id=converted.id, role="advocate", contact_id="3",
+                                     amount=Decimal(amount), unit="USD", label="reward",
+                                     status=status, created_at=program.now - timedelta(days=1)))
+        session.add(SyncCursor(name="retry", last_summary={"contact_ids": ["7", "8"]}))
+
+
+def test_review_queue_and_earned_rewards_agree_with_the_tables(program_db) -> None:
+    add_review_holds_and_retries(program_db)
+    report = report_of(program_db)
+    assert report["review"] == {
+        "count": 2, "by_reason": {"disposable email domain mailinator.com": 2}}
+    # referrals in review are made (counted), not converted
+    assert report["referrals"]["made"] == 3 + 2 + 3
+    assert report["referrals"]["by_status"]["review"] == 2
+    split = report["rewards_granted_by_state"]
+    assert split == {"held": {"count": 2, "value": {"USD": 75.0}},
+                     "payable": {"count": 1, "value": {"USD": 50.0}},
+                     "granted": {"count": 2, "value": {"USD": 75.0}}}
+    with Session(program_db.engine) as session:
+        earned = session.scalar(select(func.count()).select_from(RewardLedger)
+                                .where(RewardLedger.status.in_(EARNED)))
+    assert report["rewards"]["granted"]["count"] == earned == sum(
+        part["count"] for part in split.values())
+
+
+def test_the_retry_cursor_is_a_backlog_not_a_pass(program_db) -> None:
+    add_review_holds_and_retries(program_db)
+    state = report_of(program_db)["connector"]
+    assert [p["name"] for p in state["sync"]] == ["full", "incremental"]
+    assert state["retry_backlog"] == 2
+    assert state["last_successful_sync"] == "2026-03-18T11:55:00+00:00"
+
+
+def test_no_retry_cursor_means_no_backlog(program_db) -> None:
+    assert report_of(program_db)["connector"]["retry_backlog"] == 0
