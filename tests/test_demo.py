@@ -137,6 +137,14 @@ def test_demo_serve_keeps_the_dashboard_up_until_interrupted(tmp_path) -> None:
         assert data.status_code == 200
         assert data.json()["funnel"]["invited"] > 0
         assert requests.get(url.group(1) + "/data.json", timeout=10).status_code == 401
+        # the dashboard shows what the report shows: held/payable, the review queue, no retry pass
+        page = requests.get(url.group(1), timeout=10,
+                            headers={"Authorization": f"Bearer {token.group(1)}"}).text
+        for words in ('class="reward-held"', 'class="reward-payable"', 'id="review-queue"',
+                      "disposable email domain mailinator.com",
+                      "Writes to retry at the next sync"):
+            assert words in page, words
+        assert "<code>retry</code>" not in page
         # the printed `connector score ... --explain` line works while the demo serves
         line = next(x for x in lines if "connector score" in x and "HUBSPOT_BASE_URL=" in x)
         words = line.split()
