@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, OutboxItem, Referral, RewardLedger
 from connector.program.counters import counter_properties, counters_for
-from connector.program.rewards import OPEN, cancel_unpaid
+from connector.program.rewards import OPEN, cancel_unpaid, cancel_unpaid_for_referral
 from connector.program.store import record_rejection
 from connector.runtime import Runtime
 from connector.sync.outbox import enqueue
@@ -48,6 +48,14 @@ def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind:
         state.deleted_at = state.deleted_at or now
         state.journey_state = "paused"
     reason = "contact deleted" if kind == "deletion" else "contact privacy-deleted"
+    # a friend deleted inside the hold undoes its conversion: the advocate's reward goes too
+    # (an erasure request does not: the conversion happened, only the person's data goes)
+    converted = [] if kind != "deletion" else session.scalars(select(Referral).where(
+        Referral.referred_contact_id == contact_id, Referral.status == "converted")).all()
+    for referral in converted:
+        if cancel_unpaid_for_referral(session, referral, reason, now, program=runtime.program):
+            push_counters(session, runtime, referral.advocate_contact_id,
+                          key=f"props:removed-friend:{referral.id}")
     cancel_unpaid(session, reason, now, contact_id=contact_id)
     advocates = set()
     for referral in session.scalars(select(Referral).where(
