@@ -38,7 +38,7 @@ TOKEN = "sandbox-token"
 SECRET = "test-secret"
 
 
-class Portal:
+class Connected:
     """The sandbox and the connector (web app, inbox, worker drain) wired together."""
 
     def __init__(self, handle: SandboxHandle, runtime: Runtime) -> None:
@@ -117,7 +117,7 @@ class Portal:
         return friend
 
 
-Connect = Callable[[Engine], Portal]
+Connect = Callable[[Engine], Connected]
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def connect(make_sandbox: Callable[..., SandboxHandle], settings: Settings) -> I
     after a first sync (so the ready contacts are invited)."""
     servers: list[tuple[Any, threading.Thread]] = []
 
-    def make(engine: Engine) -> Portal:
+    def make(engine: Engine) -> Connected:
         web = Runtime(dataclasses.replace(settings, public_url=None), engine=engine)
         server = make_server("127.0.0.1", 0, create_app(runtime=web), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -138,7 +138,7 @@ def connect(make_sandbox: Callable[..., SandboxHandle], settings: Settings) -> I
         install_properties(handle, settings)
         runtime = Runtime(dataclasses.replace(settings, hubspot_base_url=handle.url,
                                               hubspot_access_token=TOKEN), engine=engine)
-        portal = Portal(handle, runtime)
+        portal = Connected(handle, runtime)
         run_sync(runtime)
         flush_outbox(runtime)
         portal.settle()
@@ -151,7 +151,7 @@ def connect(make_sandbox: Callable[..., SandboxHandle], settings: Settings) -> I
         thread.join(timeout=5)
 
 
-def earned(portal: Portal, contact_id: str) -> Decimal:
+def earned(portal: Connected, contact_id: str) -> Decimal:
     """What the ledger says the contact earned (the counter HubSpot should show)."""
     return sum((r.amount for r in portal.ledger()
                 if r.contact_id == contact_id and r.status in EARNED), Decimal(0))
@@ -227,6 +227,8 @@ def test_deleting_a_friend_cancels_its_held_rewards_and_keeps_payable_ones(
         assert by_contact[key].reason, key
     for key in (("friend", early, early_referral.id), ("advocate", advocate, early_referral.id)):
         assert by_contact[key].status == "payable", key
+    assert (late_referral.status, late_referral.review_reason) == ("cancelled", "contact deleted")
+    assert early_referral.status == "converted"
     assert portal.state(late).journey_state == "paused"
     on_record = portal.props(advocate)
     assert on_record["referrals_converted"] == "1"
