@@ -5,7 +5,7 @@ not in the inbox: must be 0), as one JSON line at the end. Target: >= 20,000 eve
 p99 < 100 ms. Usage:
 
     python benchmarks/webhook_ingest.py [--seconds 30] [--clients 8] [--client-processes 2]
-        [--threads 4] [--database-url URL]
+        [--threads 4] [--pre-ping] [--database-url URL]
 
 The client runs in its own processes (keep-alive connections, hand-formatted bodies) and reports
 its CPU time, since on a small machine it shares the cores with gunicorn and PostgreSQL.
@@ -134,6 +134,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="gunicorn threads per worker (above 1: the gthread worker class)")
+    parser.add_argument("--pre-ping", action="store_true",
+                        help="ping pooled connections on checkout (the Procfile's web does not)")
     parser.add_argument("--database-url", default=os.environ.get(
         "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -147,7 +149,8 @@ def main() -> None:
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json")
+    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
+               CONNECTOR_DB_PRE_PING="1" if args.pre_ping else "0")
     env.pop("CONNECTOR_PUBLIC_URL", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
@@ -200,7 +203,8 @@ def main() -> None:
     latencies.sort()
     result = {
         "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
-        args.workers, "threads": args.threads, "clients": args.clients, "batch": args.batch,
+        args.workers, "threads": args.threads, "pre_ping": args.pre_ping,
+        "clients": args.clients, "batch": args.batch,
         "events_acknowledged": acknowledged,
         "events_per_s": round(acknowledged / elapsed),
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
 
 from connector.db.models import InboxEvent, utcnow
 
@@ -71,12 +73,35 @@ def hubspot_event_key(event: dict[str, Any]) -> str:
     return key
 
 
+def load_json(body: bytes, exact: bool = False) -> Any:
+    """The body parsed, by orjson (three times faster) or, when `exact`, by the standard json.
+
+    orjson rejects what json accepts (NaN, Infinity, lone surrogates), so those bodies go to
+    json too; it reads integers beyond 64 bits as floats, which the callers' id checks refuse,
+    and they then ask again with `exact`.
+    """
+    if not exact:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadEvents("body is not JSON") from None
+
+
 def parse_hubspot_events(body: bytes) -> list[NewEvent]:
     """The events of an app-webhook delivery (a JSON array), or BadEvents."""
     try:
-        events = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadEvents("body is not JSON") from None
+        return _hubspot_events(load_json(body))
+    except BadEvents:
+        # the standard json's reading decides: an id beyond 64 bits is not lost to a float
+        return _hubspot_events(load_json(body, exact=True))
+
+
+def _hubspot_events(events: Any) -> list[NewEvent]:
+    """The parsed delivery checked and keyed (duplicates within it dropped), or BadEvents."""
     if not isinstance(events, list):
         raise BadEvents("body is not a JSON array of events")
     if len(events) > MAX_EVENTS_PER_DELIVERY:
@@ -107,9 +132,13 @@ def parse_hubspot_events(body: bytes) -> list[NewEvent]:
 def parse_workflow_event(name: str, body: bytes) -> NewEvent:
     """A workflow "Send a webhook" action: the record's properties as a JSON object."""
     try:
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadEvents("body is not JSON") from None
+        return _workflow_event(name, body, load_json(body))
+    except BadEvents:
+        return _workflow_event(name, body, load_json(body, exact=True))
+
+
+def _workflow_event(name: str, body: bytes, record: Any) -> NewEvent:
+    """The parsed workflow record as an inbox event, or BadEvents."""
     if not isinstance(record, dict):
         raise BadEvents("body is not a JSON object of properties")
     # "the exact same data you'd get when pulling that object using the relevant object API"
@@ -132,16 +161,15 @@ def parse_workflow_event(name: str, body: bytes) -> NewEvent:
 
 # PostgreSQL: the whole delivery is one JSON parameter, so the statement text stays the same
 # for every batch (prepared and cached) instead of a fresh 1,300-parameter INSERT each time.
-# HubSpot's epoch milliseconds travel as numbers (cheaper to encode than ISO strings).
+# HubSpot's epoch milliseconds travel as numbers (cheaper to encode than ISO strings), and
+# the row fields have one-letter names: the database parses this JSON for every delivery.
 _PG_INSERT = text("""
     INSERT INTO inbox_event (event_key, event_id, source, subscription_type, object_id,
                              occurred_at, payload, status, attempts, next_attempt_at, received_at)
-    SELECT r.event_key, r.event_id, r.source, r.subscription_type, r.object_id,
-           COALESCE(to_timestamp(r.occurred_ms / 1000.0), r.occurred_at),
-           r.payload, 'pending', 0, :now, :now
+    SELECT r.k, r.i, r.s, r.t, r.o, COALESCE(to_timestamp(r.m / 1000.0), r.a),
+           r.p, 'pending', 0, :now, :now
     FROM json_to_recordset(CAST(:rows AS json)) AS r(
-        event_key text, event_id text, source text, subscription_type text, object_id text,
-        occurred_ms bigint, occurred_at timestamptz, payload json)
+        k text, i text, s text, t text, o text, m bigint, a timestamptz, p json)
     ON CONFLICT (event_key) DO NOTHING
     RETURNING id
 """)
@@ -150,15 +178,23 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 def _pg_rows(events: list[NewEvent]) -> str:
     """The events as one JSON array for `_PG_INSERT`."""
-    return _ENCODE([
-        {"event_key": e.event_key, "event_id": e.event_id, "source": e.source,
-         "subscription_type": e.subscription_type, "object_id": e.object_id,
-         "occurred_ms": e.occurred_ms,
-         "occurred_at": (e.occurred_at.isoformat()
-                         if e.occurred_ms is None and e.occurred_at else None),
-         "payload": e.payload}
+    rows = [
+        {"k": e.event_key, "i": e.event_id, "s": e.source, "t": e.subscription_type,
+         "o": e.object_id, "m": e.occurred_ms,
+         "a": e.occurred_at.isoformat() if e.occurred_ms is None and e.occurred_at else None,
+         "p": e.payload}
         for e in events
-    ])
+    ]
+    try:
+        return orjson.dumps(rows).decode()
+    except TypeError:  # an integer beyond 64 bits in a payload: json writes it exactly
+        return _ENCODE(rows)
+
+
+def _pg_insert(engine: Engine, parameters: dict[str, Any]) -> int:
+    """Run `_PG_INSERT` in autocommit; the number of rows inserted."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return len(conn.execute(_PG_INSERT, parameters).all())
 
 
 def store_events(engine: Engine, events: list[NewEvent]) -> int:
@@ -169,8 +205,16 @@ def store_events(engine: Engine, events: list[NewEvent]) -> int:
     if engine.dialect.name == "postgresql":
         # one statement in autocommit: atomic on its own, and committed (flushed to the WAL)
         # before execute returns, so no BEGIN / COMMIT round trips around it
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return len(conn.execute(_PG_INSERT, {"rows": _pg_rows(events), "now": now}).all())
+        parameters = {"rows": _pg_rows(events), "now": now}
+        try:
+            return _pg_insert(engine, parameters)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # a pooled connection the server dropped (restart, idle timeout; the web does not
+            # ping on checkout): the pool is now invalidated, and the INSERT ignores whatever
+            # of it may have committed, so one more attempt on a fresh connection is safe
+            return _pg_insert(engine, parameters)
     rows: list[dict[str, Any]] = [
         {"event_key": e.event_key, "event_id": e.event_id, "source": e.source,
          "subscription_type": e.subscription_type, "object_id": e.object_id,
