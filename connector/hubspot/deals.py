@@ -1,10 +1,10 @@
 """Deals and their associated contacts, read through the gateway's limiter and retries.
 
 Deals: `POST /crm/v3/objects/deals/batch/read` (100 per call). Associations: the v4 batch
-read `POST /crm/v4/associations/deals/contacts/batch/read`, whose answer lists per deal
-`to: [{toObjectId, associationTypes}]` and a `paging.next.after` only when more remain
-(https://developers.hubspot.com/docs/api/crm/associations/v4). Needs the private app scope
-`crm.objects.deals.read`.
+read `POST /crm/v4/associations/{deals/contacts | contacts/deals}/batch/read`, whose answer
+lists per object `to: [{toObjectId, associationTypes}]` and a `paging.next.after` only when
+more remain (https://developers.hubspot.com/docs/api/crm/associations/v4). Needs the private
+app scope `crm.objects.deals.read`.
 """
 
 from __future__ import annotations
@@ -76,36 +76,45 @@ class DealReader:
 
     def deal_contact_ids(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
         """{deal id: associated contact ids}; a deal with none maps to an empty list."""
-        found: dict[str, list[str]] = {str(d): [] for d in deal_ids}
-        pending = [{"id": d} for d in found]
+        return self._associated("deals", "contacts", deal_ids)
+
+    def contact_deal_ids(self, contact_ids: Sequence[str]) -> dict[str, list[str]]:
+        """{contact id: associated deal ids}; a contact with none maps to an empty list."""
+        return self._associated("contacts", "deals", contact_ids)
+
+    def _associated(self, from_type: str, to_type: str,
+                    ids: Sequence[str]) -> dict[str, list[str]]:
+        """{id: associated ids of `to_type`}, reading 100 inputs per call and every page."""
+        found: dict[str, list[str]] = {str(i): [] for i in ids}
+        pending = [{"id": i} for i in found]
         while pending:
             batch, pending = pending[:BATCH_SIZE], pending[BATCH_SIZE:]
-            pending.extend(self._associations_page(batch, found))
-        return {deal: list(dict.fromkeys(ids)) for deal, ids in found.items()}
+            pending.extend(self._associations_page(from_type, to_type, batch, found))
+        return {key: list(dict.fromkeys(linked)) for key, linked in found.items()}
 
-    def _associations_page(self, inputs: list[dict[str, str]],
+    def _associations_page(self, from_type: str, to_type: str, inputs: list[dict[str, str]],
                            found: dict[str, list[str]]) -> list[dict[str, str]]:
-        """Read one batch into `found`; the inputs still to read (deals with a next page)."""
+        """Read one batch into `found`; the inputs still to read (objects with a next page)."""
         body = {"inputs": inputs}
         try:
             answer = self.gateway.call(
-                "POST /crm/v4/associations/deals/contacts/batch/read", BURST,
+                f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read", BURST,
                 lambda: read_json(self.associations_batch.get_page_with_http_info(
-                    "deals", "contacts", body, _preload_content=False,
+                    from_type, to_type, body, _preload_content=False,
                     _request_timeout=self.timeout)))
         except Exception as exc:
-            if status_of(exc) == 404:  # no deal of the batch has an association
+            if status_of(exc) == 404:  # no object of the batch has an association
                 return []
             raise
         more = []
-        # deals without associations come back in `errors` of a 207: they keep their []
+        # objects without associations come back in `errors` of a 207: they keep their []
         for result in answer.body.get("results") or []:
-            deal = str((result.get("from") or {}).get("id"))
-            found.setdefault(deal, []).extend(
+            key = str((result.get("from") or {}).get("id"))
+            found.setdefault(key, []).extend(
                 str(to["toObjectId"]) for to in result.get("to") or [] if to.get("toObjectId"))
             after = ((result.get("paging") or {}).get("next") or {}).get("after")
             if after:
-                more.append({"id": deal, "after": str(after)})
+                more.append({"id": key, "after": str(after)})
         return more
 
 
@@ -127,3 +136,9 @@ def read_deals(gateway: HubSpotGateway, ids: Sequence[str],
 def deal_contact_ids(gateway: HubSpotGateway, deal_ids: Sequence[str]) -> dict[str, list[str]]:
     """{deal id: associated contact ids}, through the gateway's limiter and retries."""
     return deal_reader(gateway).deal_contact_ids(deal_ids)
+
+
+def contact_deal_ids(gateway: HubSpotGateway, contact_ids: Sequence[str]
+                     ) -> dict[str, list[str]]:
+    """{contact id: associated deal ids}, through the gateway's limiter and retries."""
+    return deal_reader(gateway).contact_deal_ids(contact_ids)

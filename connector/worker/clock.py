@@ -61,8 +61,9 @@ def run_program_due(runtime: Runtime) -> DueWork | None:
         except Exception:
             log.exception("program reminders failed")
             return None
-    log.info("program: %d reminders due, %d written, %d rewards released from their hold",
-             work.reminded, work.written, work.released)
+    log.info("program: %d reminders due, %d written, %d rewards released from their hold, "
+             "%d referrals converted by missed deals",
+             work.reminded, work.written, work.released, work.deals_converted)
     return work
 
 
