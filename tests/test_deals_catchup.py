@@ -4,15 +4,18 @@ friend was attributed, associated after they were won, or whose webhook never ca
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 from fixtures_sync import SyncSetup
+from sqlalchemy import Engine, update
 from test_deals_conversion import DealWorld, start
 
+from connector.db.models import Referral
 from connector.program import due
 from connector.sync.outbox import flush_outbox
 
@@ -39,8 +42,9 @@ def new_friend(world: DealWorld, code: str, email: str) -> str:
 
 
 def test_a_deal_won_before_the_friend_was_attributed_converts_on_the_next_run(
-        sync_setup: SyncSetup) -> None:
-    world, advocate, code = start(sync_setup)
+        sync_setup: SyncSetup, engine: Engine) -> None:
+    # on both databases: the window's bound compares stored times
+    world, advocate, code = start(functools.partial(sync_setup, engine=engine))
     friend = new_friend(world, code, "early.deal@friends.test")
     deal = world.deal("closedwon", [friend], amount="2400")
     # the deal's webhooks reach the worker before the friend's creation: nobody to convert
@@ -108,6 +112,22 @@ def test_a_deal_closed_before_the_friend_existed_earns_nothing(sync_setup: SyncS
     assert catch_up(world).deals_converted == 0
     assert world.rewards() == []
     assert world.referral(friend).status == "attributed"
+
+
+def test_referrals_past_their_window_are_not_read(sync_setup: SyncSetup) -> None:
+    world, _, code = start(sync_setup)
+    friend = world.referred_friend(code, "past.window@friends.test")
+    world.deal("closedwon", [friend])
+    world.pending.clear()
+    long_ago = datetime.now(UTC) - timedelta(days=world.runtime.program.window_days + 3)
+    with world.runtime.engine.begin() as conn:
+        conn.execute(update(Referral).values(referred_created_at=long_ago,
+                                             attributed_at=long_ago))
+    before = deal_calls(world)
+
+    assert catch_up(world).deals_converted == 0
+    assert deal_calls(world) == before
+    assert world.rewards() == []
 
 
 def test_one_run_reads_a_bounded_number_of_referrals_oldest_first(
