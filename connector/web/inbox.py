@@ -25,6 +25,7 @@ _KEPT_FIELDS = frozenset((
     "eventType", "attemptNumber", "objectId", "propertyName", "changeSource", "changeFlag",
     "primaryObjectId", "mergedObjectIds", "newObjectId", "numberOfPropertiesMoved",
 ))
+_KEPT_OR_VALUE = _KEPT_FIELDS | {"propertyValue"}
 
 
 class BadEvents(ValueError):
@@ -120,9 +121,13 @@ def _hubspot_events(events: Any) -> list[NewEvent]:
         if type(occurred) is int and 0 < occurred < 10**14:
             occurred_ms = occurred
             occurred_at = datetime.fromtimestamp(occurred / 1000, UTC)
-        payload = {k: v for k, v in event.items() if k in _KEPT_FIELDS}
-        payload["subscriptionType"] = kind
         key = hubspot_event_key(event)
+        if event.keys() <= _KEPT_OR_VALUE:  # HubSpot's usual fields: the parsed dict will do
+            payload = event
+            payload.pop("propertyValue", None)
+        else:
+            payload = {k: v for k, v in event.items() if k in _KEPT_FIELDS}
+        payload["subscriptionType"] = kind
         if key not in parsed:
             parsed[key] = NewEvent(key, event_id, "hubspot", kind, object_id, occurred_at,
                                    payload, occurred_ms)
@@ -171,7 +176,6 @@ _PG_INSERT = text("""
     FROM json_to_recordset(CAST(:rows AS json)) AS r(
         k text, i text, s text, t text, o text, m bigint, a timestamptz, p json)
     ON CONFLICT (event_key) DO NOTHING
-    RETURNING id
 """)
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -194,7 +198,8 @@ def _pg_rows(events: list[NewEvent]) -> str:
 def _pg_insert(engine: Engine, parameters: dict[str, Any]) -> int:
     """Run `_PG_INSERT` in autocommit; the number of rows inserted."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return len(conn.execute(_PG_INSERT, parameters).all())
+        # an INSERT's row count leaves out the rows ON CONFLICT skipped: no RETURNING needed
+        return int(conn.execute(_PG_INSERT, parameters).rowcount)
 
 
 def store_events(engine: Engine, events: list[NewEvent]) -> int:
