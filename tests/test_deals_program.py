@@ -104,3 +104,20 @@ def test_concurrent_workers_count_one_deal_once(pg_engine: Engine, sqlite_url: s
             ("2", "converted", Decimal("250.50"))]
         roles = sorted((r.role, r.contact_id) for r in session.scalars(select(RewardLedger)))
         assert roles == [("advocate", "1"), ("friend", "2")]
+
+
+def test_a_deal_closed_before_the_friend_existed_converts_nothing(engine: Engine,
+                                                                 sqlite_url: str) -> None:
+    runtime = deal_runtime(engine, sqlite_url)
+    refer(runtime, "1", "2")  # the friend's contact was created 3 days before NOW
+    old = Deal("55", {"dealstage": "closedwon", "amount": "900",
+                      "closedate": (NOW - timedelta(days=30)).isoformat()})
+    with transaction(runtime.sessions) as session:
+        outcome = on_deal(session, runtime, old, ["2"], NOW)
+    assert outcome.converted is None
+    with runtime.sessions() as session:
+        assert session.scalar(select(Referral.status)) == "attributed"
+        assert session.scalars(select(RewardLedger)).all() == []
+    with transaction(runtime.sessions) as session:  # a deal won after the referral still counts
+        outcome = on_deal(session, runtime, won("56"), ["2"], NOW)
+    assert outcome.converted == "2"

@@ -78,7 +78,7 @@ def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequenc
         return DealOutcome(deal.id, cancelled=cancelled)
     if keyed:  # this deal already counted
         return DealOutcome(deal.id)
-    referral = _first_open_referral(session, deal.id, contact_ids)
+    referral = _first_open_referral(session, deal.id, contact_ids, closed_at(deal, now))
     if referral is None:
         return DealOutcome(deal.id)
     granted = rewards.convert(session, program, referral, converted_at=closed_at(deal, now),
@@ -96,10 +96,13 @@ def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequenc
     return DealOutcome(deal.id, converted=referral.referred_contact_id)
 
 
-def _first_open_referral(session: Session, deal_id: str,
-                         contact_ids: Sequence[str]) -> Referral | None:
+def _first_open_referral(session: Session, deal_id: str, contact_ids: Sequence[str],
+                         closed: datetime) -> Referral | None:
     """The earliest attributed open referral among the contacts, row-locked; None when there
-    is none or another worker has meanwhile counted the deal."""
+    is none or another worker has meanwhile counted the deal.
+
+    A deal that closed before the friend's contact existed made it a customer before anyone
+    referred it: it converts nothing (the same rule as the scheduled catch-up)."""
     candidates = session.scalars(
         select(Referral.referred_contact_id)
         .where(Referral.referred_contact_id.in_([str(c) for c in contact_ids]),
@@ -113,8 +116,12 @@ def _first_open_referral(session: Session, deal_id: str,
         if session.scalar(select(Referral.id).where(Referral.conversion_key == deal_id)
                           .limit(1)) is not None:
             return None
-        if locked is not None and locked.status in rewards.OPEN:
-            return locked
+        if locked is None or locked.status not in rewards.OPEN:
+            continue
+        created = aware(locked.referred_created_at)
+        if created is not None and closed < created:
+            continue
+        return locked
     return None
 
 
