@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
-from connector.sandbox.errors import batch_error, validation
+from connector.sandbox.api_common import json_body
+from connector.sandbox.errors import batch_error
 from connector.sandbox.state import state
 from connector.sandbox.values import iso_ms, now_ms
 
 bp = Blueprint("sandbox_automation", __name__, url_prefix="/automation")
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise validation("Invalid input JSON: expected an object")
-    return body
 
 
 @bp.get("/v4/flows")
@@ -33,7 +27,7 @@ def create_flow() -> Any:
     """Create a flow: 201 with its id."""
     portal = state().portal
     with portal.lock:
-        return portal.flows.create(_body()), 201
+        return portal.flows.create(json_body()), 201
 
 
 @bp.get("/v4/flows/<flow_id>")
@@ -48,7 +42,7 @@ def get_flow(flow_id: str) -> Any:
 def workflow_id_mappings() -> Any:
     """Map v4 flow ids (FLOW_ID inputs) or legacy ids (WORKFLOW_ID inputs) to each other."""
     started = now_ms()
-    inputs = _body().get("inputs") or []
+    inputs = json_body().get("inputs") or []
     portal = state().portal
     results, missing = [], []
     with portal.lock:

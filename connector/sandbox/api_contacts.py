@@ -6,28 +6,17 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from connector.sandbox.api_common import batch_answer, json_body, property_names
 from connector.sandbox.errors import HubSpotError, batch_error, not_found, validation
 from connector.sandbox.portal import ContactVersion
 from connector.sandbox.search import run_search
 from connector.sandbox.state import state
-from connector.sandbox.values import iso_ms, now_ms
+from connector.sandbox.values import now_ms
 
 bp = Blueprint("sandbox_contacts", __name__, url_prefix="/crm/v3/objects/contacts")
 
 API = "INTEGRATION"  # changeSource of writes made by an app through the API
 MAX_BATCH = 100  # batch read/create/update/archive take at most 100 inputs
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise validation("Invalid input JSON: expected an object")
-    return body
-
-
-def _names() -> list[str] | None:
-    raw = [p for value in request.args.getlist("properties") for p in value.split(",") if p]
-    return raw or None
 
 
 def _lookup(id_value: str, id_property: str | None) -> ContactVersion | None:
@@ -47,17 +36,6 @@ def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
     return inputs
 
 
-def _batch_answer(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: int,
-                  ok_status: int) -> tuple[dict[str, Any], int]:
-    answer: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                              "startedAt": iso_ms(started), "completedAt": iso_ms(now_ms())}
-    if errors:
-        answer["errors"] = errors
-        answer["numErrors"] = len(errors)
-        return answer, 207
-    return answer, ok_status
-
-
 @bp.get("")
 def list_contacts() -> Any:
     """A page of contacts in id order; `after` is the last id seen."""
@@ -69,7 +47,7 @@ def list_contacts() -> Any:
         chosen = [c for c in portal.contacts.values() if c.archived == archived and c.id > after]
     chosen.sort(key=lambda c: c.id)
     page = chosen[:limit]
-    answer: dict[str, Any] = {"results": [c.to_json(_names()) for c in page]}
+    answer: dict[str, Any] = {"results": [c.to_json(property_names()) for c in page]}
     if len(chosen) > limit:
         answer["paging"] = {"next": {"after": str(page[-1].id)}}
     return answer
@@ -86,13 +64,13 @@ def get_contact(contact_id: str) -> Any:
         found = _lookup(contact_id, id_property)
     if found is None:
         raise not_found()
-    return found.to_json(_names())
+    return found.to_json(property_names())
 
 
 @bp.post("")
 def create_contact() -> Any:
     """Create one contact: 201, or 409 when the email exists."""
-    body = _body()
+    body = json_body()
     created = state().portal.create_contact(body.get("properties") or {}, source=API)
     state().stats.add_writes(1)
     return created.to_json(list(created.properties)), 201
@@ -101,7 +79,7 @@ def create_contact() -> Any:
 @bp.patch("/<contact_id>")
 def update_contact(contact_id: str) -> Any:
     """Update one contact's properties."""
-    body = _body()
+    body = json_body()
     values = body.get("properties") or {}
     portal = state().portal
     with portal.lock:
@@ -128,7 +106,7 @@ def archive_contact(contact_id: str) -> Any:
 def batch_read() -> Any:
     """Read up to 100 contacts; unknown ids come back as a 207 error."""
     started = now_ms()
-    body = _body()
+    body = json_body()
     inputs = _inputs(body)
     names = body.get("properties") or None
     id_property = body.get("idProperty")
@@ -146,14 +124,14 @@ def batch_read() -> Any:
     errors = [batch_error("OBJECT_NOT_FOUND", "Could not get some CONTACT objects, they may "
                           "be deleted or not exist. Check that ids are valid.",
                           {"ids": missing})] if missing else []
-    return _batch_answer(results, errors, started, 200)
+    return batch_answer(results, errors, started, 200)
 
 
 @bp.post("/batch/create")
 def batch_create() -> Any:
     """Create up to 100 contacts; a record that fails (e.g. duplicate email) is a 207 error."""
     started = now_ms()
-    inputs = _inputs(_body())
+    inputs = _inputs(json_body())
     portal = state().portal
     results, errors = [], []
     with portal.lock:
@@ -167,7 +145,7 @@ def batch_create() -> Any:
                 continue
             results.append(created.to_json(list(created.properties)))
     state().stats.add_writes(len(results))
-    return _batch_answer(results, errors, started, 201)
+    return batch_answer(results, errors, started, 201)
 
 
 @bp.post("/batch/update")
@@ -178,7 +156,7 @@ def batch_update() -> Any:
     ("Duplicate IDs found in batch input").
     """
     started = now_ms()
-    inputs = _inputs(_body())
+    inputs = _inputs(json_body())
     ids = [str(item.get("id", "")) for item in inputs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -204,13 +182,13 @@ def batch_update() -> Any:
         errors.append(batch_error("OBJECT_NOT_FOUND", "Could not update some CONTACT objects, "
                                   "they may be deleted or not exist.", {"ids": missing}))
     state().stats.add_writes(len(results))
-    return _batch_answer(results, errors, started, 200)
+    return batch_answer(results, errors, started, 200)
 
 
 @bp.post("/batch/archive")
 def batch_archive() -> Any:
     """Archive up to 100 contacts: 204."""
-    for item in _inputs(_body()):
+    for item in _inputs(json_body()):
         try:
             state().portal.archive_contact(str(item.get("id", "")), source=API)
         except HubSpotError as exc:
@@ -226,13 +204,13 @@ def search() -> Any:
     portal = current.portal
     with portal.lock:
         definitions = dict(portal.properties)
-    return run_search(_body(), portal, definitions, current.search_cache)
+    return run_search(json_body(), portal, definitions, current.search_cache)
 
 
 @bp.post("/gdpr-delete")
 def gdpr_delete() -> Any:
     """Permanently delete a contact by id or email: 204, or 404."""
-    body = _body()
+    body = json_body()
     found = _lookup(str(body.get("objectId", "")), body.get("idProperty"))
     if found is None:
         raise not_found()
@@ -243,7 +221,7 @@ def gdpr_delete() -> Any:
 @bp.post("/merge")
 def merge() -> Any:
     """Merge `objectIdToMerge` into `primaryObjectId`; answers the merged contact."""
-    body = _body()
+    body = json_body()
     merged = state().portal.merge(str(body.get("primaryObjectId", "")),
                                   str(body.get("objectIdToMerge", "")), source=API)
     return merged.to_json(None)

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
+from connector.sandbox.api_common import json_body
 from connector.sandbox.errors import HubSpotError, not_found, validation
 from connector.sandbox.state import state
 
 bp = Blueprint("sandbox_properties", __name__, url_prefix="/crm/v3/properties/contacts")
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise validation("Invalid input JSON: expected an object")
-    return body
 
 
 @bp.get("")
@@ -39,13 +33,13 @@ def get_property(name: str) -> Any:
 @bp.post("")
 def create_property() -> Any:
     """Create a property: 201, 409 when it exists, 400 when the definition is invalid."""
-    return state().portal.create_property(_body()), 201
+    return state().portal.create_property(json_body()), 201
 
 
 @bp.patch("/<name>")
 def update_property(name: str) -> Any:
     """Change a property's label, description, group or options."""
-    return state().portal.update_property(name, _body())
+    return state().portal.update_property(name, json_body())
 
 
 @bp.get("/groups")
@@ -68,7 +62,7 @@ def get_group(name: str) -> Any:
 @bp.post("/groups")
 def create_group() -> Any:
     """Create a group: 201, or 409 when the name exists."""
-    body = _body()
+    body = json_body()
     portal = state().portal
     with portal.lock:
         name = str(body.get("name", ""))
@@ -86,7 +80,7 @@ def create_group() -> Any:
 @bp.patch("/groups/<name>")
 def update_group(name: str) -> Any:
     """Change a group's label or display order."""
-    body = _body()
+    body = json_body()
     portal = state().portal
     with portal.lock:
         group = portal.groups.get(name)

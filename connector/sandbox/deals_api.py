@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
+from connector.sandbox.api_common import batch_answer, json_body, property_names
 from connector.sandbox.deals import CONTACT_TO_DEAL, DEAL_TO_CONTACT, Deal, DealStore
 from connector.sandbox.errors import batch_error, not_found, validation
 from connector.sandbox.state import state
@@ -29,31 +30,8 @@ ASSOCIATION_PAGE = 500
 MAX_ASSOCIATION_INPUTS = 1000  # the sandbox's choice; the reference page states no limit
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise validation("Invalid input JSON: expected an object")
-    return body
-
-
 def _store() -> DealStore:
     return state().portal.deals
-
-
-def _names() -> list[str] | None:
-    raw = [p for value in request.args.getlist("properties") for p in value.split(",") if p]
-    return raw or None
-
-
-def _answer(results: list[dict[str, Any]], errors: list[dict[str, Any]],
-            started: int) -> tuple[dict[str, Any], int]:
-    answer: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                              "startedAt": iso_ms(started), "completedAt": iso_ms(now_ms())}
-    if errors:
-        answer["errors"] = errors
-        answer["numErrors"] = len(errors)
-        return answer, 207
-    return answer, 200
 
 
 def _create(body: dict[str, Any], source: str) -> Deal:
@@ -75,7 +53,7 @@ def _create(body: dict[str, Any], source: str) -> Deal:
 @bp.post("/crm/v3/objects/deals")
 def create_deal() -> Any:
     """Create one deal (and its associations): 201."""
-    deal = _create(_body(), API)
+    deal = _create(json_body(), API)
     state().stats.add_writes(1)
     return deal.to_json(list(deal.properties)), 201
 
@@ -86,13 +64,13 @@ def get_deal(deal_id: str) -> Any:
     found = _store().get(deal_id)
     if found is None:
         raise not_found()
-    return found.to_json(_names())
+    return found.to_json(property_names())
 
 
 @bp.patch("/crm/v3/objects/deals/<deal_id>")
 def update_deal(deal_id: str) -> Any:
     """Update one deal's properties."""
-    values = _body().get("properties") or {}
+    values = json_body().get("properties") or {}
     updated = _store().update(deal_id, values, source=API)
     state().stats.add_writes(1)
     return updated.to_json(list(values))
@@ -102,7 +80,7 @@ def update_deal(deal_id: str) -> Any:
 def batch_read_deals() -> Any:
     """Read up to 100 deals; unknown ids come back as a 207 error."""
     started = now_ms()
-    body = _body()
+    body = json_body()
     inputs = body.get("inputs")
     if not isinstance(inputs, list):
         raise validation("`inputs` must be a list")
@@ -119,7 +97,7 @@ def batch_read_deals() -> Any:
     errors = [batch_error("OBJECT_NOT_FOUND", "Could not get some DEAL objects, they may be "
                           "deleted or not exist. Check that ids are valid.",
                           {"ids": missing})] if missing else []
-    return _answer(results, errors, started)
+    return batch_answer(results, errors, started)
 
 
 @bp.put("/crm/v4/objects/<from_type>/<from_id>/associations/default/<to_type>/<to_id>")
@@ -140,7 +118,7 @@ def batch_read_associations(from_type: str, to_type: str) -> Any:
     """Associated ids per input, paged per object; objects with none are 207 errors."""
     started = now_ms()
     _pair(from_type, "0", to_type, "0")
-    inputs = _body().get("inputs")
+    inputs = json_body().get("inputs")
     if not isinstance(inputs, list):
         raise validation("`inputs` must be a list")
     if len(inputs) > MAX_ASSOCIATION_INPUTS:
@@ -168,7 +146,7 @@ def batch_read_associations(from_type: str, to_type: str) -> Any:
     # no associations (or unknown ids) as errors in a 207, which the sandbox copies
     errors = [batch_error("OBJECT_NOT_FOUND", f"No {to_type} is associated with {from_type} "
                           f"{key}.", {"fromObjectId": [key]}) for key in empty]
-    return _answer(results, errors, started)
+    return batch_answer(results, errors, started)
 
 
 def _linked(store: DealStore, from_type: str, key: str) -> list[int]:
@@ -194,7 +172,7 @@ def _pair(from_type: str, from_id: str, to_type: str, to_id: str) -> tuple[str, 
 def add_deals() -> Any:
     """Create deals associated with contacts as a user would: {"deals": [{"properties",
     "contacts": [ids]}]} -> {"ids": [...]} (creation webhooks)."""
-    rows = _body().get("deals") or []
+    rows = json_body().get("deals") or []
     ids = []
     for row in rows:
         links = [{"to": {"id": str(c)}} for c in row.get("contacts") or []]
@@ -206,7 +184,7 @@ def add_deals() -> Any:
 @control.post("/deals/<deal_id>/properties")
 def edit_deal(deal_id: str) -> Any:
     """Change a deal as a user in HubSpot's UI would (e.g. drag it to closed won)."""
-    updated = _store().update(deal_id, _body(), source=UI)
+    updated = _store().update(deal_id, json_body(), source=UI)
     return updated.to_json(list(updated.properties))
 
 
