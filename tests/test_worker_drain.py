@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import InboxEvent, utcnow
-from connector.errors import UserError
 from connector.program import hooks
 from connector.runtime import Runtime
 from connector.sync import outbox, rescore
@@ -188,19 +187,6 @@ def test_same_batch_posted_twice_is_stored_once_and_handled_once(runtime, fake_r
     assert signer.post(client, [dict(e, attemptNumber=1) for e in events]).status_code == 204
     drain_inbox(runtime)
     assert len(fake_rescore.calls) == 1 and len(fake_rescore.calls[0]) == 50
-
-
-def test_flush_outbox_guard_is_a_clear_error_while_sync_is_missing(runtime, monkeypatch):
-    monkeypatch.delattr(outbox, "flush_outbox", raising=False)
-    with pytest.raises(UserError, match="flush_outbox"):
-        loop.flush_outbox(runtime)
-
-    def stub(runtime):
-        raise NotImplementedError
-
-    monkeypatch.setattr(outbox, "flush_outbox", stub, raising=False)
-    with pytest.raises(UserError, match="stub"):
-        loop.flush_outbox(runtime)
 
 
 def test_run_worker_once_drains_then_flushes(runtime, fake_rescore, monkeypatch):

@@ -38,18 +38,10 @@ class WorkerOptions:
 
 
 def flush_outbox(runtime: Runtime) -> int:
-    """Send pending HubSpot writes and enrollments through the sync part's outbox."""
+    """Send pending HubSpot writes and enrollments (the sync's outbox)."""
     from connector.sync import outbox
 
-    flush = getattr(outbox, "flush_outbox", None)
-    if flush is None:
-        raise UserError("connector.sync.outbox.flush_outbox is not available in this build; "
-                        "the worker cannot send pending writes")
-    try:
-        return int(flush(runtime))
-    except NotImplementedError:
-        raise UserError("connector.sync.outbox.flush_outbox is still a stub; "
-                        "the worker cannot send pending writes") from None
+    return outbox.flush_outbox(runtime)
 
 
 def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
