@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import threading
@@ -79,14 +78,9 @@ class StopFlag:
 
 def _start_clock(runtime: Runtime) -> Any:
     """The clock's scheduler, running in this process (for single-process SQLite setups)."""
-    try:
-        clock = importlib.import_module("connector.worker.clock")
-    except ImportError:
-        raise UserError("--with-clock: connector.worker.clock is not available") from None
-    build = getattr(clock, "build_scheduler", None)
-    if build is None:
-        raise UserError("--with-clock: connector.worker.clock.build_scheduler is not available")
-    scheduler = build(runtime, blocking=False)
+    from connector.worker.clock import build_scheduler
+
+    scheduler = build_scheduler(runtime, blocking=False)
     scheduler.start()
     return scheduler
 
