@@ -142,12 +142,8 @@ def _announce(session: Session, runtime: Runtime, referral: Referral,
 def _cancel(session: Session, referral: Referral, deal: Deal, now: datetime) -> int:
     """The deal left closed won: cancel what the referral has not been paid yet."""
     reason = f"deal {deal.id} left closed won ({deal.properties.get('dealstage') or 'none'})"
-    # the program's own undo (it also closes the referral) when rewards.py offers it
-    undo = getattr(rewards, "cancel_unpaid_for_referral", None)
-    if undo is not None:
-        count = int(undo(session, referral, reason, now))
-    else:
-        count = rewards.cancel_unpaid(session, reason, now, referral_id=referral.id)
+    # the program's own undo: it also closes the referral
+    count = rewards.cancel_unpaid_for_referral(session, referral, reason, now)
     if count:
         log.info("deal %s left closed won: %d unpaid rewards cancelled", deal.id, count,
                  extra={"contact_id": referral.referred_contact_id})

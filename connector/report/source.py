@@ -17,19 +17,9 @@ class ReportUnavailable(UserError):
 
 
 def program_options(runtime: Runtime) -> dict[str, Any]:
-    """The report's knobs that come from the program config, when there is one."""
-    try:
-        program = runtime.program
-    except (ImportError, UserError, OSError):
-        return {}  # no program config yet: the report's defaults apply
-    options: dict[str, Any] = {}
-    min_tier = getattr(program, "min_tier", None)
-    if isinstance(min_tier, str):
-        options["min_tier"] = min_tier
-    source = getattr(program, "revenue_source", None)
-    if isinstance(source, str):
-        options["revenue_source"] = source
-    return options
+    """The report's knobs that come from the program config."""
+    program = runtime.program
+    return {"min_tier": program.min_tier, "revenue_source": program.revenue_source}
 
 
 def load_report(runtime: Runtime, since: datetime | None = None,

@@ -176,8 +176,6 @@ def _record_end(
         with transaction(runtime.sessions) as session:
             cursors.finish_run(session, mode, started=started, finished=datetime.now(UTC),
                                status=status, summary=summary.as_dict())
-            record = getattr(runtime.gateway, "record_usage", None)
-            if record is not None:
-                record(session)
+            runtime.gateway.record_usage(session)
     except Exception:
         log.exception("could not record the end of the %s sync", mode)
