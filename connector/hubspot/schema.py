@@ -10,14 +10,16 @@ import yaml
 
 from connector.errors import UserError
 
-VALID_FIELD_TYPES = {
-    # HubSpot's allowed type/fieldType pairs (CRM properties API guide)
-    "number": {"number"},
+VALID_FIELD_TYPES: dict[str, set[str]] = {
+    # HubSpot's allowed type/fieldType pairs (CRM properties API guide, "Property type and
+    # fieldType values"); the sandbox portal checks property creates against this same table
+    "number": {"number", "calculation_equation"},
     "enumeration": {"select", "radio", "checkbox", "booleancheckbox"},
     "string": {"text", "textarea", "file", "html", "phonenumber"},
     "date": {"date"},
     "datetime": {"date"},
     "bool": {"booleancheckbox"},
+    "phone_number": {"phonenumber"},
 }
 
 

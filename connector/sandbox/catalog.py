@@ -1,26 +1,15 @@
 """Contact property definitions: HubSpot's standard ones, the seeded signal ones, and checks.
 
-Type/fieldType pairs follow HubSpot's properties API guide ("Property type and fieldType
-values"): number/number, enumeration/select|radio|checkbox|booleancheckbox,
-string/text|textarea|phonenumber|html|file, date/date, datetime/date, bool/booleancheckbox.
+Type/fieldType pairs are HubSpot's table in `connector.hubspot.schema.VALID_FIELD_TYPES`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from connector.hubspot.schema import VALID_FIELD_TYPES
 from connector.sandbox.errors import HubSpotError, validation
 from connector.sandbox.values import iso_date, iso_ms, parse_number, parse_time_ms
-
-FIELD_TYPES: dict[str, set[str]] = {
-    "number": {"number", "calculation_equation"},
-    "enumeration": {"select", "radio", "checkbox", "booleancheckbox"},
-    "string": {"text", "textarea", "phonenumber", "html", "file"},
-    "date": {"date"},
-    "datetime": {"date"},
-    "bool": {"booleancheckbox"},
-    "phone_number": {"phonenumber"},
-}
 
 LIFECYCLE_STAGES = [
     "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
@@ -138,9 +127,9 @@ def check_new_property(body: dict[str, Any]) -> None:
     if missing:
         raise validation(f"Property is missing required fields: {', '.join(missing)}")
     type_, field_type = body["type"], body["fieldType"]
-    if type_ not in FIELD_TYPES:
+    if type_ not in VALID_FIELD_TYPES:
         raise validation(f"{type_!r} is not a valid property type")
-    if field_type not in FIELD_TYPES[type_]:
+    if field_type not in VALID_FIELD_TYPES[type_]:
         raise validation(f"fieldType {field_type!r} is not valid for a property of type {type_!r}")
     options = body.get("options") or []
     if type_ == "enumeration" and field_type != "booleancheckbox" and not options:
