@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector import metrics
+from connector.db import leases
 from connector.db.models import AuditLog, OutboxItem
 from connector.errors import UserError
 from connector.sync.states import load_states
@@ -70,29 +71,17 @@ class ClaimedItem:
 
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after `attempts` failed ones: exponential, capped."""
-    return timedelta(seconds=min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0)))
+    return leases.backoff(attempts, BACKOFF_BASE_S, BACKOFF_CAP_S)
 
 
 def claim_due_items(runtime: Runtime, *, limit: int, now: datetime) -> list[ClaimedItem]:
     """Take up to `limit` due items (pending, or processing with an expired lease)."""
-    due = (
-        select(OutboxItem.id)
-        .where(OutboxItem.status.in_(("pending", "processing")),
-               OutboxItem.next_attempt_at <= now)
-        .order_by(OutboxItem.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # ignored on SQLite, where one worker runs
+    rows = leases.claim_due(
+        runtime.engine, OutboxItem,
+        (OutboxItem.id, OutboxItem.kind, OutboxItem.contact_id, OutboxItem.payload,
+         OutboxItem.attempts),
+        limit=limit, lease=LEASE, now=now, order_by=(OutboxItem.id,),
     )
-    claim = (
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(due.scalar_subquery()))
-        .values(status="processing", next_attempt_at=now + LEASE,
-                attempts=OutboxItem.attempts + 1)
-        .returning(OutboxItem.id, OutboxItem.kind, OutboxItem.contact_id, OutboxItem.payload,
-                   OutboxItem.attempts)
-    )
-    with runtime.engine.begin() as conn:
-        rows = conn.execute(claim).all()
     return sorted((ClaimedItem(*row) for row in rows), key=lambda item: item.id)
 
 

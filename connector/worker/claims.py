@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 
+from connector.db import leases
 from connector.db.models import InboxEvent
 
 MAX_ATTEMPTS = 8
@@ -41,33 +42,21 @@ class ClaimedEvent:
 
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after `attempts` failed ones: exponential, capped."""
-    return timedelta(seconds=min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0)))
+    return leases.backoff(attempts, BACKOFF_BASE_S, BACKOFF_CAP_S)
 
 
 def claim_due_events(
     engine: Engine, *, limit: int, lease: timedelta, now: datetime,
 ) -> list[ClaimedEvent]:
     """Take up to `limit` due events (pending, or processing with an expired lease)."""
-    due = (
-        select(InboxEvent.id)
-        .where(InboxEvent.status.in_(("pending", "processing")),
-               InboxEvent.next_attempt_at <= now)
-        .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # ignored on SQLite, where one worker runs
+    rows = leases.claim_due(
+        engine, InboxEvent,
+        (InboxEvent.id, InboxEvent.source, InboxEvent.subscription_type, InboxEvent.object_id,
+         InboxEvent.payload, InboxEvent.attempts),
+        limit=limit, lease=lease, now=now,
+        order_by=(InboxEvent.next_attempt_at, InboxEvent.id),
     )
-    claim = (
-        update(InboxEvent)
-        .where(InboxEvent.id.in_(due.scalar_subquery()))
-        .values(status="processing", next_attempt_at=now + lease,
-                attempts=InboxEvent.attempts + 1)
-        .returning(InboxEvent.id, InboxEvent.source, InboxEvent.subscription_type,
-                   InboxEvent.object_id, InboxEvent.payload, InboxEvent.attempts)
-    )
-    with engine.begin() as conn:
-        rows = conn.execute(claim).all()
-    claimed = [ClaimedEvent(*row) for row in rows]
-    return sorted(claimed, key=lambda e: e.id)
+    return sorted((ClaimedEvent(*row) for row in rows), key=lambda e: e.id)
 
 
 def mark_done(conn: Any, ids: Sequence[int], now: datetime) -> None:
