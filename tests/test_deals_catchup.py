@@ -3,7 +3,6 @@ friend was attributed, associated after they were won, or whose webhook never ca
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from datetime import UTC, datetime, timedelta
@@ -34,18 +33,11 @@ def catch_up(world: DealWorld) -> due.DueWork:
     return work
 
 
-def new_friend(world: DealWorld, code: str, email: str) -> str:
-    """A friend signs up with the code; its creation webhook stays undelivered."""
-    ids = world.control("/contacts", {"contacts": [{
-        "email": email, "lifecyclestage": "lead", "referred_by_code": code}]})["ids"]
-    return str(ids[0])
-
-
 def test_a_deal_won_before_the_friend_was_attributed_converts_on_the_next_run(
         sync_setup: SyncSetup, engine: Engine) -> None:
     # on both databases: the window's bound compares stored times
     world, advocate, code = start(functools.partial(sync_setup, engine=engine))
-    friend = new_friend(world, code, "early.deal@friends.test")
+    friend = world.referred_friend(code, "early.deal@friends.test", deliver=False)
     deal = world.deal("closedwon", [friend], amount="2400")
     # the deal's webhooks reach the worker before the friend's creation: nobody to convert
     world.deliver([e for e in world.pending if e["subscriptionType"].startswith("deal.")])
@@ -166,8 +158,7 @@ def test_batches_of_contacts_stay_within_one_association_read(
 
 def test_lifecycle_mode_reads_no_deals(sync_setup: SyncSetup) -> None:
     world, _, code = start(sync_setup)
-    world.runtime.__dict__["program"] = dataclasses.replace(
-        world.runtime.program, conversion_mode="lifecycle_stage")
+    world.convert_on_lifecycle_stage()
     friend = world.referred_friend(code, "lifecycle.catchup@friends.test")
     world.deal("closedwon", [friend])
     world.deliver()
