@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from connector.errors import UserError
+from connector.yamlfile import read_yaml
 
 VALID_FIELD_TYPES: dict[str, set[str]] = {
     # HubSpot's allowed type/fieldType pairs (CRM properties API guide, "Property type and
@@ -71,12 +70,7 @@ class PropertySchema:
 
 def load_property_schema(path: Path) -> PropertySchema:
     """Read and validate the property file; a problem raises SchemaError with file and key."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(Path(path), SchemaError)
     if not isinstance(raw, dict):
         raise SchemaError(f"{path}: expected a mapping with `group` and `properties`")
     group = raw.get("group") or {}

@@ -7,9 +7,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from connector.errors import UserError
+from connector.yamlfile import read_yaml
 
 INVITABLE_TIERS = ("champion", "ready")
 STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "reward_friend")
@@ -138,12 +137,7 @@ class _Reader:
 def load_program(path: Path | str) -> ProgramConfig:
     """Read and validate the program file; raise ProgramConfigError on the first problem."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ProgramConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ProgramConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(path, ProgramConfigError)
     if not isinstance(raw, dict):
         raise ProgramConfigError(f"{path}: expected a mapping of program settings")
     return _build(_Reader(path, raw))
