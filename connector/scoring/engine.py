@@ -7,12 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from connector.scoring.mapping import Mapping
-from connector.scoring.model import Contribution, ReadinessScore, build_frozen
+from connector.scoring.model import Contribution, ReadinessScore
 from connector.scoring.values import as_text, utc_day
 
 NO_SIGNALS = "no readiness signals yet"
 # reason phrases repeat across a portal ("NPS 10 (+30)"); beyond this many, stop caching
 PHRASE_CACHE_LIMIT = 20_000
+# a frozen result without its generated __init__ (see model.build_frozen: fields filled
+# directly, every one of them)
+_new = object.__new__
 
 
 # the last `now` and its UTC day: a sync scores a whole page at one `now`
@@ -41,13 +44,23 @@ def score_contact(
     if len(earned) > 1:
         earned.sort()  # most points first; ties in mapping order
     contributions = _contributions(properties, mapping, earned[: mapping.max_reasons])
-    reasons = reasons_text([c.text for c in contributions], applied, mapping.max_reason_chars)
+    texts = [c.text for c in contributions]
+    if applied:
+        reasons = reasons_text(texts, applied, mapping.max_reason_chars)
+    else:
+        # the common case (no guardrail, short reasons) without the bounding pass
+        reasons = "; ".join(texts)
+        if len(reasons) > mapping.max_reason_chars:
+            reasons = reasons_text(texts, applied, mapping.max_reason_chars)
+        elif not reasons:
+            reasons = NO_SIGNALS
     if len(issues) > 1:
         issues = list(dict.fromkeys(issues))  # a value read by a signal and a guardrail
-    return build_frozen(ReadinessScore, {
-        "score": score, "tier": tier, "reasons": reasons, "contributions": contributions,
-        "guardrails": applied, "data_quality_issues": issues,
-    })
+    result: ReadinessScore = _new(ReadinessScore)
+    # every field, as build_frozen fills them (without its call: one per contact adds up)
+    result.__dict__.update(score=score, tier=tier, reasons=reasons, contributions=contributions,
+                           guardrails=applied, data_quality_issues=issues)
+    return result
 
 
 def _contributions(
@@ -58,9 +71,10 @@ def _contributions(
     cache = mapping.phrase_cache
     known_contributions = mapping.contribution_cache
     wording = mapping.wording
+    get = properties.get
     for negative_points, index, detail in top:
         key, prop, pure, phrase_key, describe = wording[index]
-        raw = properties.get(prop)
+        raw = get(prop)
         cache_key = (index, raw) if pure and type(raw) is str else None
         if cache_key is not None:
             # the whole contribution follows from the raw value: reuse it (it is frozen)
@@ -75,12 +89,13 @@ def _contributions(
             text = describe(detail, points)
             if len(cache) < PHRASE_CACHE_LIMIT:
                 cache[phrase] = text
-        contribution = build_frozen(Contribution, {
-            "signal": key, "property": prop,
-            "raw": raw if raw is None or type(raw) is str else as_text(raw),
-            "points": int(points * 10.0 + 0.5) / 10.0,  # round(x, 1) is 5x slower
-            "text": text,
-        })
+        contribution: Contribution = _new(Contribution)
+        contribution.__dict__.update(
+            signal=key, property=prop,
+            raw=raw if raw is None or type(raw) is str else as_text(raw),
+            points=int(points * 10.0 + 0.5) / 10.0,  # round(x, 1) is 5x slower
+            text=text,
+        )
         if cache_key is not None and len(known_contributions) < PHRASE_CACHE_LIMIT:
             known_contributions[cache_key] = contribution
         found.append(contribution)

@@ -34,6 +34,9 @@ class Guardrail:
     # for the generated scorer (kernel.py): ("text" | "number", property, test as a Python
     # expression of `text` | `value`, applies when missing); None: call `check`
     inline: tuple[str, str, str, bool] | None = None
+    # with inline kind "nps": the `within_days` limit as (date property, days, when
+    # undated), or None when the guardrail has no such limit
+    inline_within: tuple[str, float, bool] | None = None
 
 
 def _scalar_text(value: object, key: str) -> str:
@@ -89,7 +92,8 @@ def _value_test(opts: Options, test: str) -> tuple[Callable[[str], bool], str, t
     bound = check_number(opts.get(test), key)
     compare = COMPARE[test]
     parse = _number_reader(read_as)
-    inline = ("number", f"value {SYMBOLS[test]} {bound!r}") if read_as == "number" else None
+    # an NPS rating compares as a number once read ("9" and "9.0" inline, as parse_nps does)
+    inline = (read_as, f"value {SYMBOLS[test]} {bound!r}")
     return ((lambda text: compare(parse(text), bound)), f"{test.replace('_', ' ')} {bound:g}",
             inline)
 
@@ -109,6 +113,7 @@ def build_guardrail(opts: Options) -> Guardrail:
     when_missing = opts.choice("when_missing", ("apply", "skip"),
                                "apply" if test == "not_in" else "skip") == "apply"
     within = _within_days(opts) if opts.has("within_days") else None
+    within_inline = within[3] if within else None
     opts.finish()
     rule = f"{prop} {rule}" + (f" ({within[2]})" if within else "")
 
@@ -130,11 +135,13 @@ def build_guardrail(opts: Options) -> Guardrail:
         return applies
 
     reads = (prop, within[1]) if within else (prop,)
-    fast = None if inline is None or within else (inline[0], prop, inline[1], when_missing)
-    return Guardrail(key, reason, check, rule, reads, fast)
+    # a date limit inlines for an NPS guardrail only (the detractor rule's shape)
+    fast = None if inline is None or (within and inline[0] != "nps") else (
+        inline[0], prop, inline[1], when_missing)
+    return Guardrail(key, reason, check, rule, reads, fast, within_inline)
 
 
-def _within_days(opts: Options) -> tuple[Check, str, str]:
+def _within_days(opts: Options) -> tuple[Check, str, str, tuple[str, float, bool]]:
     """Limit a guardrail to a recent date; an undated one applies unless told otherwise."""
     section = opts.section("within_days")
     prop = section.text("property")
@@ -152,4 +159,4 @@ def _within_days(opts: Options) -> tuple[Check, str, str]:
             issues.append(f"{prop}: {exc}")
             return when_undated
 
-    return recent, prop, f"{prop} within {days:g} days"
+    return recent, prop, f"{prop} within {days:g} days", (prop, days, when_undated)

@@ -103,7 +103,8 @@ _NPS = """\
         total += points
         if points >= MIN_POINTS:
             earned.append((-points, {index}, (rating, round(factor, 2))))
-    else:
+    elif {passive_when_missing} or (raw is not None and raw != ""):
+        # a rating that is missing reads as absent unless `missing: passive`
         reading = READ_{index}(properties, today, issues)
 {accumulate}"""
 
@@ -136,6 +137,50 @@ _GUARD_NUMBER = """\
                 applied.append(REASON_{index})
         elif CHECK_{index}(properties, today, issues):
             applied.append(REASON_{index})
+"""
+
+# an NPS guardrail ("a detractor rating"): the rating spelled "0".."10" inline, and its
+# `within_days` date when it is missing or a past epoch-ms, UTC or date-only value; the
+# rest (and every value that could be a data-quality issue) goes to the careful check
+_GUARD_NPS = """\
+    raw = get({prop!r})
+    if raw is None or raw == "":
+        if {when_missing!r} and CHECK_{index}(properties, today, issues):
+            applied.append(REASON_{index})
+    else:
+        value = RATINGS.get(raw, -1) if type(raw) is str else -1
+        if value < 0:
+            if CHECK_{index}(properties, today, issues):
+                applied.append(REASON_{index})
+        elif {test}:
+{within}"""
+
+_GUARD_NPS_APPLIES = """\
+            applied.append(REASON_{index})
+"""
+
+_GUARD_NPS_WITHIN = """\
+            survey = get({survey!r})
+            days = -1.0
+            if survey is None or survey == "":
+                if {when_undated!r}:
+                    applied.append(REASON_{index})
+            else:
+                if type(survey) is str and survey.isdigit() and survey.isascii():
+                    if len(survey) < 16:  # epoch ms, read as the careful parse does
+                        days = today - (int(survey) / 1000.0) // DAY_S
+                elif type(survey) is str:
+                    try:
+                        moment = from_iso(survey)
+                    except ValueError:
+                        moment = None
+                    if moment is not None and (moment.tzinfo is UTC or moment.tzinfo is None):
+                        days = today - (moment.toordinal() - EPOCH_ORDINAL)
+                if days >= 0.0:
+                    if days <= {days!r}:
+                        applied.append(REASON_{index})
+                elif CHECK_{index}(properties, today, issues):
+                    applied.append(REASON_{index})
 """
 
 _GUARD_CALL = """\
@@ -177,9 +222,10 @@ def _signal_code(index: int, signal: Signal) -> str:
         return (f"    reading = READ_{index}(properties, today, issues)\n"
                 + _ACCUMULATE.format(pad="    ", most=signal.points, index=index))
     if inline[0] == "nps":
-        _, survey, scale, fresh, half_life, undated = inline
+        _, survey, scale, fresh, half_life, undated, passive_when_missing = inline
         return _NPS.format(prop=signal.property, survey=survey, scale=scale, fresh=fresh,
                            half_life=half_life, undated=undated, most=signal.points,
+                           passive_when_missing=passive_when_missing,
                            index=index, accumulate=_ACCUMULATE.format(
                                pad="        ", most=signal.points, index=index))
     kind, holds, share = inline
@@ -194,5 +240,15 @@ def _guardrail_code(index: int, guardrail: Guardrail) -> str:
     if guardrail.inline is None:
         return _GUARD_CALL.format(index=index)
     kind, prop, test, when_missing = guardrail.inline
+    if kind == "nps":
+        within = guardrail.inline_within
+        if within is None:
+            then = _GUARD_NPS_APPLIES.format(index=index)
+        else:
+            survey, days, when_undated = within
+            then = _GUARD_NPS_WITHIN.format(survey=survey, days=days, when_undated=when_undated,
+                                            index=index)
+        return _GUARD_NPS.format(prop=prop, test=test, when_missing=when_missing, index=index,
+                                 within=then)
     template = _GUARD_TEXT if kind == "text" else _GUARD_NUMBER
     return template.format(prop=prop, test=test, when_missing=when_missing, index=index)

@@ -336,7 +336,8 @@ def build_nps(prop: str, opts: Options) -> Transform:
     reads = (prop, survey_prop) if survey_prop else (prop,)
     # inline: a rating spelled "0".."10" and a survey date in the past (or none)
     inline = None if survey_prop is None else (
-        "nps", survey_prop, repr(scale), repr(fresh_days), repr(half_life), repr(undated))
+        "nps", survey_prop, repr(scale), repr(fresh_days), repr(half_life), repr(undated),
+        repr(passive_when_missing))
     return Transform(read, NPS_WORDS, _same, rule, reads, "NPS {value}", pure=False,
                      inline=inline)
 
