@@ -255,8 +255,3 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
         "connector": connector_state(session, now),
     }
 
-
-def any_activity(report: dict[str, Any]) -> bool:
-    """True when the report has at least one invitation or referral."""
-    return bool(report["funnel"]["invited"] or report["referrals"]["made"])
-
