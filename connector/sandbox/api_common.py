@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import request
 
-from connector.sandbox.errors import validation
+from connector.sandbox.errors import batch_error, validation
 from connector.sandbox.values import iso_ms, now_ms
 
 
@@ -34,3 +35,19 @@ def batch_answer(results: list[dict[str, Any]], errors: list[dict[str, Any]], st
         answer["numErrors"] = len(errors)
         return answer, 207
     return answer, ok_status
+
+
+def batch_read_answer(keys: Iterable[str], lookup: Callable[[str], Any], names: list[str] | None,
+                      object_type: str, started: int) -> tuple[dict[str, Any], int]:
+    """A batch read: each distinct id once; unknown ids make one 207 OBJECT_NOT_FOUND error."""
+    results, missing = [], []
+    for key in dict.fromkeys(keys):
+        found = lookup(key)
+        if found is None:
+            missing.append(key)
+        else:
+            results.append(found.to_json(names))
+    errors = [batch_error("OBJECT_NOT_FOUND", f"Could not get some {object_type} objects, they "
+                          "may be deleted or not exist. Check that ids are valid.",
+                          {"ids": missing})] if missing else []
+    return batch_answer(results, errors, started)

@@ -6,7 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from connector.sandbox.api_common import batch_answer, json_body, property_names
+from connector.sandbox.api_common import (
+    batch_answer,
+    batch_read_answer,
+    json_body,
+    property_names,
+)
 from connector.sandbox.errors import HubSpotError, batch_error, not_found, validation
 from connector.sandbox.portal import ContactVersion
 from connector.sandbox.search import run_search
@@ -110,21 +115,8 @@ def batch_read() -> Any:
     inputs = _inputs(body)
     names = body.get("properties") or None
     id_property = body.get("idProperty")
-    results, missing, seen = [], [], set()
-    for item in inputs:
-        key = str(item.get("id", ""))
-        if key in seen:
-            continue
-        seen.add(key)
-        found = _lookup(key, id_property)
-        if found is None:
-            missing.append(key)
-        else:
-            results.append(found.to_json(names))
-    errors = [batch_error("OBJECT_NOT_FOUND", "Could not get some CONTACT objects, they may "
-                          "be deleted or not exist. Check that ids are valid.",
-                          {"ids": missing})] if missing else []
-    return batch_answer(results, errors, started, 200)
+    return batch_read_answer((str(item.get("id", "")) for item in inputs),
+                             lambda key: _lookup(key, id_property), names, "CONTACT", started)
 
 
 @bp.post("/batch/create")

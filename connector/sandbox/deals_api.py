@@ -12,7 +12,12 @@ from typing import Any
 
 from flask import Blueprint
 
-from connector.sandbox.api_common import batch_answer, json_body, property_names
+from connector.sandbox.api_common import (
+    batch_answer,
+    batch_read_answer,
+    json_body,
+    property_names,
+)
 from connector.sandbox.deals import CONTACT_TO_DEAL, DEAL_TO_CONTACT, Deal, DealStore
 from connector.sandbox.errors import batch_error, not_found, validation
 from connector.sandbox.state import state
@@ -87,17 +92,8 @@ def batch_read_deals() -> Any:
     if len(inputs) > MAX_BATCH:
         raise validation(f"Too many inputs: {len(inputs)}; a batch takes at most {MAX_BATCH}")
     names = body.get("properties") or None
-    results, missing = [], []
-    for key in dict.fromkeys(str(item.get("id", "")) for item in inputs):
-        found = _store().get(key)
-        if found is None:
-            missing.append(key)
-        else:
-            results.append(found.to_json(names))
-    errors = [batch_error("OBJECT_NOT_FOUND", "Could not get some DEAL objects, they may be "
-                          "deleted or not exist. Check that ids are valid.",
-                          {"ids": missing})] if missing else []
-    return batch_answer(results, errors, started)
+    return batch_read_answer((str(item.get("id", "")) for item in inputs), _store().get, names,
+                             "DEAL", started)
 
 
 @bp.put("/crm/v4/objects/<from_type>/<from_id>/associations/default/<to_type>/<to_id>")
