@@ -43,17 +43,15 @@ def score_contact(
     tier = "excluded" if applied else mapping.tier_by_score[score]
     if len(earned) > 1:
         earned.sort()  # most points first; ties in mapping order
-    contributions = _contributions(properties, mapping, earned[: mapping.max_reasons])
-    texts = [c.text for c in contributions]
-    if applied:
+    texts: list[str] = []
+    contributions = _contributions(properties, mapping, earned[: mapping.max_reasons], texts)
+    # the common case (reasons that fit) without the bounding pass of reasons_text
+    reasons = "; ".join(
+        texts + [reason + " (excluded)" for reason in applied] if applied else texts)
+    if len(reasons) > mapping.max_reason_chars:
         reasons = reasons_text(texts, applied, mapping.max_reason_chars)
-    else:
-        # the common case (no guardrail, short reasons) without the bounding pass
-        reasons = "; ".join(texts)
-        if len(reasons) > mapping.max_reason_chars:
-            reasons = reasons_text(texts, applied, mapping.max_reason_chars)
-        elif not reasons:
-            reasons = NO_SIGNALS
+    elif not reasons:
+        reasons = NO_SIGNALS
     if len(issues) > 1:
         issues = list(dict.fromkeys(issues))  # a value read by a signal and a guardrail
     result: ReadinessScore = _new(ReadinessScore)
@@ -64,9 +62,10 @@ def score_contact(
 
 
 def _contributions(
-    properties: PropertyMap[str, Any], mapping: Mapping, top: list[tuple[float, int, Any]]
+    properties: PropertyMap[str, Any], mapping: Mapping, top: list[tuple[float, int, Any]],
+    texts: list[str],
 ) -> list[Contribution]:
-    """Words only for the contributions that make the reasons; the rest are never formatted."""
+    """Words only for the contributions that make the reasons (their texts go to `texts`)."""
     found = []
     cache = mapping.phrase_cache
     known_contributions = mapping.contribution_cache
@@ -81,6 +80,7 @@ def _contributions(
             known = known_contributions.get(cache_key)
             if known is not None:
                 found.append(known)
+                texts.append(known.text)
                 continue
         points = -negative_points
         phrase = (index, phrase_key(detail), int(points + 0.5))
@@ -99,6 +99,7 @@ def _contributions(
         if cache_key is not None and len(known_contributions) < PHRASE_CACHE_LIMIT:
             known_contributions[cache_key] = contribution
         found.append(contribution)
+        texts.append(text)
     return found
 
 
