@@ -77,6 +77,28 @@ _DATE = """\
             reading = READ_{index}(properties, today, issues)
 {accumulate}"""
 
+# The survey's age in whole UTC days (`days`, -1.0 when unreadable), for the common
+# spellings; shared by the NPS signal and the recent-detractor guardrail.
+_SURVEY_DAYS = """\
+if type(survey) is str and survey.isdigit() and survey.isascii():
+    if len(survey) < 16:  # epoch ms, read as the careful parse does
+        days = today - (int(survey) / 1000.0) // DAY_S
+elif type(survey) is str:
+    try:
+        moment = from_iso(survey)
+    except ValueError:
+        moment = None
+    if moment is not None and (moment.tzinfo is UTC or moment.tzinfo is None):
+        days = today - (moment.toordinal() - EPOCH_ORDINAL)
+"""
+
+
+def _survey_days(pad: str, first: str = "if") -> str:
+    """The survey-age snippet indented by `pad`, opening with `if` or `elif`."""
+    text = _SURVEY_DAYS if first == "if" else "el" + _SURVEY_DAYS
+    return "".join(pad + line if line else line for line in text.splitlines(True))
+
+
 _NPS = """\
     raw = get({prop!r})
     rating = RATINGS.get(raw, -1) if type(raw) is str else -1
@@ -86,17 +108,7 @@ _NPS = """\
         days = -1.0
         if survey is None or survey == "":
             factor = {undated}
-        elif type(survey) is str and survey.isdigit() and survey.isascii():
-            if len(survey) < 16:  # epoch ms, read as the careful parse does
-                days = today - (int(survey) / 1000.0) // DAY_S
-        elif type(survey) is str:
-            try:
-                moment = from_iso(survey)
-            except ValueError:
-                moment = None
-            if moment is not None and (moment.tzinfo is UTC or moment.tzinfo is None):
-                days = today - (moment.toordinal() - EPOCH_ORDINAL)
-        if days >= 0.0:
+{survey_days}        if days >= 0.0:
             factor = 1.0 if days <= {fresh} else 0.5 ** ((days - {fresh}) / {half_life})
     if factor >= 0.0:
         points = {scale}[rating] * factor * {most!r}
@@ -166,17 +178,7 @@ _GUARD_NPS_WITHIN = """\
                 if {when_undated!r}:
                     applied.append(REASON_{index})
             else:
-                if type(survey) is str and survey.isdigit() and survey.isascii():
-                    if len(survey) < 16:  # epoch ms, read as the careful parse does
-                        days = today - (int(survey) / 1000.0) // DAY_S
-                elif type(survey) is str:
-                    try:
-                        moment = from_iso(survey)
-                    except ValueError:
-                        moment = None
-                    if moment is not None and (moment.tzinfo is UTC or moment.tzinfo is None):
-                        days = today - (moment.toordinal() - EPOCH_ORDINAL)
-                if days >= 0.0:
+{survey_days}                if days >= 0.0:
                     if days <= {days!r}:
                         applied.append(REASON_{index})
                 elif CHECK_{index}(properties, today, issues):
@@ -226,6 +228,7 @@ def _signal_code(index: int, signal: Signal) -> str:
         return _NPS.format(prop=signal.property, survey=survey, scale=scale, fresh=fresh,
                            half_life=half_life, undated=undated, most=signal.points,
                            passive_when_missing=passive_when_missing,
+                           survey_days=_survey_days("        ", first="elif"),
                            index=index, accumulate=_ACCUMULATE.format(
                                pad="        ", most=signal.points, index=index))
     kind, holds, share = inline
@@ -247,7 +250,7 @@ def _guardrail_code(index: int, guardrail: Guardrail) -> str:
         else:
             survey, days, when_undated = within
             then = _GUARD_NPS_WITHIN.format(survey=survey, days=days, when_undated=when_undated,
-                                            index=index)
+                                            index=index, survey_days=_survey_days(" " * 16))
         return _GUARD_NPS.format(prop=prop, test=test, when_missing=when_missing, index=index,
                                  within=then)
     template = _GUARD_TEXT if kind == "text" else _GUARD_NUMBER
