@@ -16,7 +16,7 @@ from test_deals_conversion import DealWorld, start
 
 from connector.db.models import Referral
 from connector.program import due
-from connector.sync.outbox import flush_outbox
+from connector.sync.flush import flush_outbox
 
 
 def deal_calls(world: DealWorld) -> dict[str, int]:

@@ -18,13 +18,13 @@ from werkzeug.serving import make_server
 
 from connector.db.models import ContactState, InboxEvent, Referral, RewardLedger
 from connector.hubspot import deals as hubspot_deals
+from connector.queue.inbox import ClaimedEvent, store_events
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
-from connector.sync.outbox import flush_outbox
+from connector.sync.flush import flush_outbox
 from connector.sync.passes import run_sync
 from connector.web.app import create_app
-from connector.web.inbox import parse_hubspot_events, store_events
-from connector.worker.claims import ClaimedEvent
+from connector.web.deliveries import parse_hubspot_events
 from connector.worker.drain import drain_inbox
 from connector.worker.plan import plan_batch
 

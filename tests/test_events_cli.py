@@ -11,8 +11,10 @@ from sqlalchemy import update
 
 from connector.cli import cli
 from connector.db.models import InboxEvent
-from connector.sync import outbox, rescore
-from connector.web.inbox import parse_hubspot_events, store_events
+from connector.queue.inbox import store_events
+from connector.sync import flush as sync_flush
+from connector.sync import rescore
+from connector.web.deliveries import parse_hubspot_events
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def test_worker_once_drains_and_exits(cli_env, monkeypatch):
     monkeypatch.setattr(rescore, "rescore_contacts",
                         lambda rt, ids, *, reason: calls.append(list(ids)) or
                         rescore.RescoreSummary())
-    monkeypatch.setattr(outbox, "flush_outbox", lambda rt: 0, raising=False)
+    monkeypatch.setattr(sync_flush, "flush_outbox", lambda rt: 0, raising=False)
     result = run("worker", "--once")
     assert result.exit_code == 0, result.output
     assert calls == [["1"]]

@@ -10,7 +10,7 @@ from connector.db.session import transaction
 from connector.program import hooks
 from connector.program.counters import counters_for, number_text
 from connector.program.dates import hubspot_time
-from connector.sync.outbox import enqueue
+from connector.queue.outbox import enqueue
 
 
 def remove(harness: ProgramHarness, contact_id: str, kind: str,

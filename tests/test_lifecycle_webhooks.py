@@ -29,7 +29,7 @@ from connector.program.counters import EARNED, number_text
 from connector.program.rewards import release_held
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
-from connector.sync.outbox import flush_outbox
+from connector.sync.flush import flush_outbox
 from connector.sync.passes import run_sync
 from connector.web.app import create_app
 from connector.worker.drain import drain_inbox

@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from connector.db.models import AuditLog, ContactState, OutboxItem
 from connector.db.session import transaction
-from connector.sync import outbox
-from connector.sync.outbox import enqueue, flush_outbox
+from connector.queue import outbox
+from connector.queue.outbox import enqueue
+from connector.sync import flush as sync_flush
+from connector.sync.flush import flush_outbox
 
 
 def enroll_calls(stats: dict[str, Any]) -> int:
@@ -87,17 +89,17 @@ def test_a_crash_before_the_commit_repeats_the_item_after_the_lease(
     sync_setup: SyncSetup, monkeypatch: pytest.MonkeyPatch, crash_on: str,
 ) -> None:
     handle, runtime, contacts, _workflow = _setup(sync_setup)
-    real_done = outbox._done
+    real_done = outbox.mark_done
 
     def crash(*args: Any, **kwargs: Any) -> None:
         if ("payload" in kwargs) == (crash_on == "enroll"):
             raise SystemExit("killed between the HubSpot call and the commit")
         real_done(*args, **kwargs)
 
-    monkeypatch.setattr(outbox, "_done", crash)
+    monkeypatch.setattr(sync_flush, "mark_done", crash)
     with pytest.raises(SystemExit):
         flush_outbox(runtime)
-    monkeypatch.setattr(outbox, "_done", real_done)
+    monkeypatch.setattr(sync_flush, "mark_done", real_done)
     waiting = {k for k, i in _items(runtime).items() if i.status == "processing"}
     assert waiting == ({"p1", "p2", "p3", "e1"} if crash_on == "properties" else {"e1"})
     assert flush_outbox(runtime) == 0  # leased: another worker leaves them alone

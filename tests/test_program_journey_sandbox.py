@@ -11,7 +11,7 @@ from fixtures_sync import SyncSetup
 from sqlalchemy import select
 
 from connector.db.models import ContactState, RewardLedger
-from connector.sync.outbox import flush_outbox
+from connector.sync.flush import flush_outbox
 from connector.sync.passes import run_sync
 from connector.sync.rescore import rescore_contacts
 

@@ -17,12 +17,12 @@ import requests
 from fixtures_sync import install_properties
 from werkzeug.serving import make_server
 
+from connector.queue.inbox import list_events
 from connector.runtime import Runtime
 from connector.scoring.engine import score_contact
 from connector.sync.passes import run_sync
 from connector.web.app import create_app
 from connector.worker.loop import StopFlag, WorkerOptions, run_worker
-from connector.worker.replay import list_events
 
 NPS = "hs_feedback_last_nps_rating"
 SEARCH = "POST /crm/v3/objects/contacts/search"

@@ -10,12 +10,12 @@ from sqlalchemy import func, select, text
 
 from connector.db.models import InboxEvent
 from connector.db.session import make_engine
-from connector.web.inbox import (
+from connector.queue.inbox import store_events
+from connector.web.deliveries import (
     BadEvents,
     hubspot_event_key,
     parse_hubspot_events,
     parse_workflow_event,
-    store_events,
 )
 
 

@@ -238,7 +238,8 @@ def test_store_events_keeps_occurrence_times_on_both_databases(engine):
     """The PostgreSQL fast path sends HubSpot's milliseconds as numbers; the time must agree."""
     from datetime import UTC, datetime
 
-    from connector.web.inbox import NewEvent, parse_hubspot_events, store_events
+    from connector.queue.inbox import NewEvent, store_events
+    from connector.web.deliveries import parse_hubspot_events
 
     delivered = [dict(contact_event(1), occurredAt=1_767_225_600_123)]
     parsed = parse_hubspot_events(json.dumps(delivered).encode())

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 
 from connector.db.models import InboxEvent
 from connector.db.session import make_engine
+from connector.queue.inbox import store_events
 from connector.runtime import Runtime
 from connector.sync import rescore
-from connector.web.inbox import parse_hubspot_events, store_events
+from connector.web.deliveries import parse_hubspot_events
 from connector.worker.drain import drain_inbox
 
 pytestmark = pytest.mark.postgres
@@ -75,7 +76,8 @@ import sys, time
 from datetime import timedelta
 from connector.config import Settings
 from connector.runtime import Runtime
-from connector.sync import outbox, rescore
+from connector.sync import flush as sync_flush
+from connector.sync import rescore
 from connector.worker.loop import WorkerOptions, run_worker
 
 journal = sys.argv[1]
@@ -89,7 +91,7 @@ def slow_rescore(runtime, contact_ids, *, reason):
     return rescore.RescoreSummary(read=len(contact_ids))
 
 rescore.rescore_contacts = slow_rescore
-outbox.flush_outbox = lambda runtime: 0
+sync_flush.flush_outbox = lambda runtime: 0
 run_worker(Runtime(Settings.from_env()),
            options=WorkerOptions(batch_size=20, lease=timedelta(seconds=2), idle_sleep_s=0.1))
 """

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import InboxEvent, utcnow
 from connector.program import hooks
+from connector.queue.inbox import backoff, list_events, replay, store_events
 from connector.runtime import Runtime
-from connector.sync import outbox, rescore
+from connector.sync import flush as sync_flush
+from connector.sync import rescore
 from connector.web.app import create_app
-from connector.web.inbox import parse_hubspot_events, parse_workflow_event, store_events
+from connector.web.deliveries import parse_hubspot_events, parse_workflow_event
 from connector.worker import loop
-from connector.worker.claims import backoff
 from connector.worker.drain import drain_inbox
-from connector.worker.replay import list_events, replay
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_same_batch_posted_twice_is_stored_once_and_handled_once(runtime, fake_r
 
 def test_run_worker_once_drains_then_flushes(runtime, fake_rescore, monkeypatch):
     order: list[str] = []
-    monkeypatch.setattr(outbox, "flush_outbox", lambda rt: order.append("flush") or 0,
+    monkeypatch.setattr(sync_flush, "flush_outbox", lambda rt: order.append("flush") or 0,
                         raising=False)
     put(runtime, contact_event(1))
     loop.run_worker(runtime, once=True)
@@ -208,7 +208,7 @@ def test_run_worker_loop_stops_when_asked(runtime, fake_rescore, monkeypatch):
             stop.event.set()
         return 0
 
-    monkeypatch.setattr(outbox, "flush_outbox", flush, raising=False)
+    monkeypatch.setattr(sync_flush, "flush_outbox", flush, raising=False)
     put(runtime, contact_event(1))
     loop.run_worker(runtime, options=loop.WorkerOptions(idle_sleep_s=0.01), stop=stop)
     assert len(passes) == 3 and fake_rescore.calls == [["1"]]
@@ -249,7 +249,7 @@ def test_with_clock_runs_the_clocks_scheduler_and_stops_it(runtime, fake_rescore
         stop.event.set()
         return 0
 
-    monkeypatch.setattr(outbox, "flush_outbox", flush, raising=False)
+    monkeypatch.setattr(sync_flush, "flush_outbox", flush, raising=False)
     loop.run_worker(runtime, with_clock=True, stop=stop,
                     options=loop.WorkerOptions(idle_sleep_s=0.01))
     assert events == ["start", "shutdown"]
@@ -272,7 +272,7 @@ def test_a_failing_pass_is_logged_and_retried_not_fatal(runtime, monkeypatch):
 
 
 def test_old_done_events_are_pruned_others_kept(runtime, fake_rescore):
-    from connector.worker.claims import prune_handled
+    from connector.queue.inbox import prune_handled
 
     put(runtime, contact_event(1), contact_event(2), contact_event(3))
     drain_inbox(runtime)

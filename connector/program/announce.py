@@ -25,8 +25,8 @@ from connector.program.enrollment import (
     trigger_properties,
 )
 from connector.program.journey import journey_status
+from connector.queue.outbox import enqueue
 from connector.runtime import Runtime
-from connector.sync.outbox import enqueue
 
 
 def standing_properties(session: Session, runtime: Runtime, state: ContactState,

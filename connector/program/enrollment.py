@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from connector.program.config import ProgramConfig
 from connector.program.dates import hubspot_time
-from connector.sync.outbox import enqueue
+from connector.queue.outbox import enqueue
 
 log = logging.getLogger(__name__)
 

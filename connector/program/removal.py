@@ -16,8 +16,8 @@ from connector.db.models import ContactState, OutboxItem, Referral, RewardLedger
 from connector.program.counters import counter_properties, counters_for
 from connector.program.rewards import OPEN, cancel_unpaid, cancel_unpaid_for_referral
 from connector.program.store import record_rejection
+from connector.queue.outbox import enqueue
 from connector.runtime import Runtime
-from connector.sync.outbox import enqueue
 
 # the journey fields a merge carries to the survivor when it has none of its own
 JOURNEY_FIELDS = ("invited_at", "invitations_sent", "invitation_dates", "reminded_at",

@@ -154,7 +154,7 @@ def _finish(runtime: Runtime, summary: SyncSummary, mode: str, full_started: dat
                 incremental.modified_ms, incremental.object_id = start_ms, None
         cursors.update_retry_ids(session, settled=summary.settled,
                                  failed=summary.failed_ids, now=now)
-    from connector.sync.outbox import flush_outbox
+    from connector.sync.flush import flush_outbox
 
     summary.outbox_sent = flush_outbox(runtime)
 

@@ -25,6 +25,7 @@ from connector.db.models import RewardLedger
 from connector.db.session import transaction
 from connector.program.announce import announce_reward
 from connector.program.rewards import RewardDecisionError, decide_pending
+from connector.queue.inbox import replay
 from connector.report.source import ReportUnavailable, load_report
 from connector.runtime import Runtime
 from connector.web.app import runtime_of
@@ -38,7 +39,6 @@ from connector.web.dashboard_auth import (
     start_session,
     throttle_of,
 )
-from connector.worker.replay import replay
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

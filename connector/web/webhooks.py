@@ -12,14 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.metrics import WEBHOOK_EVENTS
+from connector.queue.inbox import backlog, store_events
 from connector.web.app import runtime_of
-from connector.web.inbox import (
+from connector.web.deliveries import (
     WORKFLOW_NAME,
     BadEvents,
-    backlog,
     parse_hubspot_events,
     parse_workflow_event,
-    store_events,
 )
 from connector.web.signatures import SignatureError, verify_signature
 

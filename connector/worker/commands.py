@@ -52,7 +52,7 @@ def events() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_command(status: str | None, limit: int, as_json: bool) -> None:
     """The newest events, with status, attempts and last error."""
-    from connector.worker.replay import list_events
+    from connector.queue.inbox import list_events
 
     rows = list_events(_runtime().engine, status=status, limit=limit)
     if as_json:
@@ -72,7 +72,7 @@ def list_command(status: str | None, limit: int, as_json: bool) -> None:
 @click.option("--dead", is_flag=True, help="Replay every dead event.")
 def replay_command(inbox_id: int | None, dead: bool) -> None:
     """Send one event (its inbox id, from `events list`) or all dead events back to pending."""
-    from connector.worker.replay import replay
+    from connector.queue.inbox import replay
 
     if (inbox_id is None) == (not dead):
         raise UserError("give an inbox id or --dead (not both)")

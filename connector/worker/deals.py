@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from connector.db.models import utcnow
-from connector.worker.claims import ClaimedEvent, mark_done
+from connector.queue.inbox import ClaimedEvent, mark_done
 from connector.worker.drain import DrainSummary, _fail
 from connector.worker.plan import BatchPlan
 

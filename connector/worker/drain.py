@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from connector import metrics
 from connector.db.models import utcnow
 from connector.logs import Redactor
-from connector.worker.claims import (
+from connector.queue.inbox import (
     MAX_ATTEMPTS,
     ClaimedEvent,
     claim_due_events,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connector.worker.claims import ClaimedEvent
+from connector.queue.inbox import ClaimedEvent
 
 # HubSpot's contact removals (https://developers.hubspot.com/docs/api/webhooks)
 REMOVALS = {"contact.deletion": "deletion", "contact.privacyDeletion": "privacy_deletion",

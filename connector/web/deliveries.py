@@ -1,20 +1,16 @@
-"""The durable inbox: webhook events parsed, keyed for de-duplication, stored in one statement."""
+"""HubSpot deliveries read: webhook events and workflow actions parsed, checked and keyed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import DBAPIError
 
-from connector.db.models import InboxEvent, utcnow
+from connector.queue.inbox import NewEvent
 
 MAX_EVENTS_PER_DELIVERY = 1000  # HubSpot sends at most 100; more is not HubSpot
 WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -30,20 +26,6 @@ _KEPT_OR_VALUE = _KEPT_FIELDS | {"propertyValue"}
 
 class BadEvents(ValueError):
     """The body is not a well-formed delivery; the message says what is wrong."""
-
-
-@dataclass(slots=True)
-class NewEvent:
-    """One event ready for the inbox."""
-
-    event_key: str
-    event_id: str | None
-    source: str
-    subscription_type: str
-    object_id: str | None
-    occurred_at: datetime | None
-    payload: dict[str, Any]
-    occurred_ms: int | None = None  # HubSpot's epoch milliseconds, when that is what came
 
 
 def _id(value: Any, field: str, required: bool = True) -> str | None:
@@ -162,87 +144,3 @@ def _workflow_event(name: str, body: bytes, record: Any) -> NewEvent:
     # only the id is kept: the properties may carry an email, and the worker re-reads the contact
     return NewEvent(f"wf:{name}:{object_id}:{digest}", None, "workflow", f"workflow.{name}",
                     object_id, None, {"workflow": name, "hs_object_id": object_id})
-
-
-# PostgreSQL: the whole delivery is one JSON parameter, so the statement text stays the same
-# for every batch (prepared and cached) instead of a fresh 1,300-parameter INSERT each time.
-# HubSpot's epoch milliseconds travel as numbers (cheaper to encode than ISO strings), and
-# the row fields have one-letter names: the database parses this JSON for every delivery.
-_PG_INSERT = text("""
-    INSERT INTO inbox_event (event_key, event_id, source, subscription_type, object_id,
-                             occurred_at, payload, status, attempts, next_attempt_at, received_at)
-    SELECT r.k, r.i, r.s, r.t, r.o, COALESCE(to_timestamp(r.m / 1000.0), r.a),
-           r.p, 'pending', 0, :now, :now
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(
-        k text, i text, s text, t text, o text, m bigint, a timestamptz, p json)
-    ON CONFLICT (event_key) DO NOTHING
-""")
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _pg_rows(events: list[NewEvent]) -> str:
-    """The events as one JSON array for `_PG_INSERT`."""
-    rows = [
-        {"k": e.event_key, "i": e.event_id, "s": e.source, "t": e.subscription_type,
-         "o": e.object_id, "m": e.occurred_ms,
-         "a": e.occurred_at.isoformat() if e.occurred_ms is None and e.occurred_at else None,
-         "p": e.payload}
-        for e in events
-    ]
-    try:
-        return orjson.dumps(rows).decode()
-    except TypeError:  # an integer beyond 64 bits in a payload: json writes it exactly
-        return _ENCODE(rows)
-
-
-def _pg_insert(engine: Engine, parameters: dict[str, Any]) -> int:
-    """Run `_PG_INSERT` in autocommit; the number of rows inserted."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # an INSERT's row count leaves out the rows ON CONFLICT skipped: no RETURNING needed
-        return int(conn.execute(_PG_INSERT, parameters).rowcount)
-
-
-def store_events(engine: Engine, events: list[NewEvent]) -> int:
-    """Insert the events in one committed statement, ignoring stored duplicates; return new rows."""
-    if not events:
-        return 0
-    now = utcnow()
-    if engine.dialect.name == "postgresql":
-        # one statement in autocommit: atomic on its own, and committed (flushed to the WAL)
-        # before execute returns, so no BEGIN / COMMIT round trips around it
-        parameters = {"rows": _pg_rows(events), "now": now}
-        try:
-            return _pg_insert(engine, parameters)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # a pooled connection the server dropped (restart, idle timeout; the web does not
-            # ping on checkout): the pool is now invalidated, and the INSERT ignores whatever
-            # of it may have committed, so one more attempt on a fresh connection is safe
-            return _pg_insert(engine, parameters)
-    rows: list[dict[str, Any]] = [
-        {"event_key": e.event_key, "event_id": e.event_id, "source": e.source,
-         "subscription_type": e.subscription_type, "object_id": e.object_id,
-         "occurred_at": e.occurred_at, "payload": e.payload,
-         "status": "pending", "attempts": 0, "next_attempt_at": now, "received_at": now}
-        for e in events
-    ]
-    # SQLite: executemany with RETURNING, batched by SQLAlchemy into multi-row INSERTs; only
-    # the rows actually inserted (not the duplicates) come back
-    statement = (
-        sqlite.insert(InboxEvent)
-        .on_conflict_do_nothing(index_elements=["event_key"])
-        .returning(InboxEvent.id)
-    )
-    with engine.begin() as conn:
-        return len(conn.execute(statement, rows).all())
-
-
-def backlog(engine: Engine) -> int:
-    """Events stored and not yet handled (pending or being handled)."""
-    with engine.connect() as conn:
-        count = conn.scalar(
-            select(func.count()).select_from(InboxEvent)
-            .where(InboxEvent.status.in_(("pending", "processing")))
-        )
-    return int(count or 0)
