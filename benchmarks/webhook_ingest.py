@@ -155,7 +155,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
          "--threads", str(args.threads), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "connector.web.app:create_app()"],
+         f"127.0.0.1:{port}", "--log-level", "warning", "connector.cli.wiring:create_app()"],
         cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 30

@@ -48,6 +48,17 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value; set it to 1 or 0")
+
+
 def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -85,6 +96,12 @@ class Settings:
     properties_path: Path = PROJECT_ROOT / "mappings" / "properties.yaml"
     program_path: Path = PROJECT_ROOT / "workflows" / "program.yaml"
     log_format: str = "auto"
+    # web process: how long a dashboard login lasts; the port `connector serve` listens on;
+    # where gunicorn workers share their metrics; whether pooled connections are pinged
+    dashboard_session_hours: float = 8.0
+    port: int = 8000
+    prometheus_multiproc_dir: str | None = None
+    db_pre_ping: bool = True
     request_timeout: tuple[float, float] = field(default=(5.0, 30.0))
 
     def __repr__(self) -> str:
@@ -128,14 +145,18 @@ class Settings:
             ),
             program_path=Path(env.get("CONNECTOR_PROGRAM", "").strip() or cls.program_path),
             log_format=log_format,
+            dashboard_session_hours=_float(env, "DASHBOARD_SESSION_HOURS", 8.0),
+            port=_int(env, "PORT", 8000),
+            prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),
         )
 
     def require_token(self) -> str:
         """The private app's access token, or a ConfigError naming the variable."""
         if not self.hubspot_access_token:
             raise ConfigError(
-                "HUBSPOT_ACCESS_TOKEN is not set; set it to your private app's access token "
-                "(Settings > Integrations > Private apps > Auth)"
+                "HUBSPOT_ACCESS_TOKEN is not set; set it to your app's static access token "
+                "(the app's Auth tab in HubSpot)"
             )
         return self.hubspot_access_token
 
@@ -143,8 +164,8 @@ class Settings:
         """The private app's client secret, used to verify webhook signatures."""
         if not self.hubspot_client_secret:
             raise ConfigError(
-                "HUBSPOT_CLIENT_SECRET is not set; set it to your private app's client secret "
-                "(Settings > Integrations > Private apps > Auth)"
+                "HUBSPOT_CLIENT_SECRET is not set; set it to your app's client secret "
+                "(the app's Auth tab in HubSpot)"
             )
         return self.hubspot_client_secret
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
 from connector.db.session import is_postgres, make_engine, make_sessions
-
-if TYPE_CHECKING:
-    from connector.hubspot.gateway import HubSpotGateway
-    from connector.program.config import ProgramConfig
-    from connector.scoring.mapping import Mapping
+from connector.hubspot.gateway import HubSpotGateway, build_gateway
+from connector.hubspot.schema import PropertySchema, load_property_schema
+from connector.program.config import ProgramConfig, load_program
+from connector.scoring.mapping import Mapping, load_mapping
 
 
 class Runtime:
-    """Settings plus lazily built engine, sessions, HubSpot gateway, mapping and program."""
+    """Settings plus lazily built engine, sessions, HubSpot gateway, mapping and program.
+
+    Built by the application layer (`connector.cli`) only; the parts below receive it.
+    """
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
@@ -26,7 +27,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or make_engine(self.settings.database_url)
+        return self._engine or make_engine(self.settings.database_url,
+                                           pre_ping=self.settings.db_pre_ping)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -38,24 +40,16 @@ class Runtime:
 
     @cached_property
     def gateway(self) -> HubSpotGateway:
-        from connector.hubspot.gateway import build_gateway
-
         return build_gateway(self.settings, self.engine)
 
     @cached_property
     def mapping(self) -> Mapping:
-        from connector.scoring.mapping import load_mapping
-
         return load_mapping(self.settings.mapping_path)
 
     @cached_property
-    def property_schema(self) -> Any:
-        from connector.hubspot.schema import load_property_schema
-
+    def property_schema(self) -> PropertySchema:
         return load_property_schema(self.settings.properties_path)
 
     @cached_property
     def program(self) -> ProgramConfig:
-        from connector.program.config import load_program
-
         return load_program(self.settings.program_path)

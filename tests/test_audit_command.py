@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from fixtures_program import ProgramHarness
 
-from connector.audit import commands
+from connector.cli import audit as commands
 from connector.cli import cli
 from connector.db.models import AuditLog
 from connector.db.session import transaction

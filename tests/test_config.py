@@ -30,6 +30,10 @@ def test_postgres_url_uses_psycopg() -> None:
         ("HUBSPOT_BASE_URL", "ftp://x"),
         ("CONNECTOR_PUBLIC_URL", "not a url"),
         ("LOG_FORMAT", "xml"),
+        ("DASHBOARD_SESSION_HOURS", "eight"),
+        ("DASHBOARD_SESSION_HOURS", "0"),
+        ("PORT", "http"),
+        ("CONNECTOR_DB_PRE_PING", "maybe"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -38,6 +42,16 @@ def test_bad_value_names_the_variable(name: str, value: str) -> None:
     message = str(excinfo.value)
     assert message.startswith(name)
     assert "\n" not in message
+
+
+def test_web_settings_are_read_once() -> None:
+    settings = Settings.from_env({"DASHBOARD_SESSION_HOURS": "2.5", "PORT": "9000",
+                                  "CONNECTOR_DB_PRE_PING": "0",
+                                  "PROMETHEUS_MULTIPROC_DIR": "/run/metrics"})
+    assert settings.dashboard_session_hours == 2.5
+    assert settings.port == 9000
+    assert settings.db_pre_ping is False
+    assert settings.prometheus_multiproc_dir == "/run/metrics"
 
 
 def test_secrets_never_in_repr() -> None:

@@ -3,12 +3,15 @@ sessions that expire; a login that slows down repeated wrong tokens."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.config import Settings
 from connector.db.models import InboxEvent, OutboxItem, RewardLedger
 from connector.runtime import Runtime
 from connector.web import dashboard_auth
@@ -200,8 +203,9 @@ def test_session_lifetime_is_configurable(app, client, clock) -> None:
     assert client.get("/dashboard/data.json").status_code == 401
 
 
-def test_session_hours_from_the_environment(monkeypatch, program_sqlite, settings) -> None:
-    monkeypatch.setenv("DASHBOARD_SESSION_HOURS", "2")
+def test_session_hours_from_the_environment(program_sqlite, settings) -> None:
+    hours = Settings.from_env({"DASHBOARD_SESSION_HOURS": "2"}).dashboard_session_hours
+    settings = dataclasses.replace(settings, dashboard_session_hours=hours)
     app = create_app(runtime=Runtime(settings, engine=program_sqlite.engine))
     assert app.permanent_session_lifetime.total_seconds() == 2 * 3600
     cookie = log_in(app.test_client()).headers["Set-Cookie"]
@@ -226,3 +230,22 @@ def test_a_right_token_clears_the_failures(client, clock) -> None:
     assert log_in(client).status_code == 302
     for _ in range(dashboard_auth.LOGIN_ATTEMPTS - 1):
         assert log_in(client, "guess").status_code == 401
+
+
+@pytest.mark.parametrize(("age_days", "expected"), [(1, "held"), (45, "payable")])
+def test_approval_on_the_dashboard_serves_the_hold_like_the_cli(
+    client, program_sqlite, settings, age_days: int, expected: str,
+) -> None:
+    # the program's hold is 30 days from the conversion (workflows/program.yaml): a reward
+    # approved inside it stays held, as `connector rewards approve` leaves it
+    engine = program_sqlite.engine
+    assert Runtime(settings, engine=engine).program.hold_days == 30
+    with Session(engine) as session, session.begin():
+        row = session.get(RewardLedger, PENDING)
+        assert row is not None and row.status == "pending_approval"
+        row.created_at = datetime.now(UTC) - timedelta(days=age_days)
+    log_in(client)
+    answer = client.post(f"/dashboard/rewards/{PENDING}/approve",
+                         data={"csrf_token": csrf_of(client)})
+    assert answer.status_code == 303
+    assert reward(engine)[0] == expected

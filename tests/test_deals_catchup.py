@@ -15,8 +15,9 @@ from sqlalchemy import Engine, update
 from test_deals_conversion import DealWorld, start
 
 from connector.db.models import Referral
-from connector.program import due
+from connector.sync import deals as sync_deals
 from connector.sync.flush import flush_outbox
+from connector.worker import due
 
 
 def deal_calls(world: DealWorld) -> dict[str, int]:
@@ -131,11 +132,11 @@ def test_one_run_reads_a_bounded_number_of_referrals_oldest_first(
     world.deal("closedwon", [first])
     world.pending.clear()
 
-    with caplog.at_level(logging.INFO, logger="connector.program.due"):
-        assert due.catch_up_deals(world.runtime, datetime.now(UTC), limit=1) == 1
+    with caplog.at_level(logging.INFO, logger="connector.sync.deals"):
+        assert sync_deals.catch_up_deals(world.runtime, datetime.now(UTC), limit=1) == 1
     assert world.rewards() == [("advocate", advocate), ("friend", first)]
     assert "2 open referrals, 1 read this run" in caplog.text
-    assert due.catch_up_deals(world.runtime, datetime.now(UTC), limit=1) == 1
+    assert sync_deals.catch_up_deals(world.runtime, datetime.now(UTC), limit=1) == 1
     assert [role for role, _ in world.rewards()] == ["advocate", "friend"] * 2
 
 
@@ -145,7 +146,7 @@ def test_batches_of_contacts_stay_within_one_association_read(
     friends = [world.referred_friend(code, f"batch{n}@friends.test") for n in range(3)]
     world.deal("closedwon", [friends[2]])
     world.pending.clear()
-    monkeypatch.setattr(due, "CATCH_UP_BATCH", 2)
+    monkeypatch.setattr(sync_deals, "CATCH_UP_BATCH", 2)
     before = deal_calls(world)
 
     assert catch_up(world).deals_converted == 1

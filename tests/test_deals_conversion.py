@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from connector.db.models import ContactState, InboxEvent, Referral, RewardLedger
-from connector.hubspot import deals as hubspot_deals
 from connector.queue.inbox import ClaimedEvent, store_events
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
+from connector.sync import deals as sync_deals
 from connector.sync.flush import flush_outbox
 from connector.sync.passes import run_sync
 from connector.web.app import create_app
@@ -231,7 +231,7 @@ def test_a_failed_deal_read_leaves_its_events_to_retry(sync_setup: SyncSetup,
     def down(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("HubSpot is down")
 
-    monkeypatch.setattr(hubspot_deals, "deal_contact_ids", down)
+    monkeypatch.setattr(sync_deals, "deal_contact_ids", down)
     store_events(world.runtime.engine,
                  parse_hubspot_events(json.dumps(world.pending).encode()))
     summary = drain_inbox(world.runtime)

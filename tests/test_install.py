@@ -138,7 +138,7 @@ def test_rejected_token_is_one_line_and_fails(env: dict[str, str]) -> None:
 def test_trigger_properties_missing_from_the_schema_are_made_as_text() -> None:
     from dataclasses import replace
 
-    from connector.hubspot.installer import trigger_definitions
+    from connector.cli.installer import trigger_definitions
     from connector.program.config import Workflow
 
     program = load_program(PROGRAM_PATH)
@@ -153,7 +153,7 @@ def test_trigger_properties_missing_from_the_schema_are_made_as_text() -> None:
 def test_missing_scopes_is_one_line(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     from hubspot.crm.properties import ApiException
 
-    from connector.hubspot.installer import Installer
+    from connector.cli.installer import Installer
 
     def refuse(self: Installer) -> None:
         raise ApiException(status=403, reason="Forbidden")

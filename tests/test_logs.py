@@ -116,7 +116,7 @@ def test_the_web_app_configures_logging_when_no_cli_did(tmp_path) -> None:
     script = (
         "import logging\n"
         "from connector.config import Settings\n"
-        "from connector.web.app import create_app\n"
+        "from connector.cli.wiring import create_app\n"
         f"create_app(Settings(log_format='json', database_url='sqlite:///{tmp_path}/c.db',"
         " hubspot_client_secret='client-secret-abcdef'))\n"
         "logging.getLogger('connector.web').warning('bad signature from a@b.example with "

@@ -86,17 +86,17 @@ def test_metrics_refresh_backlogs_from_the_database(program_sqlite, settings) ->
 
 def test_metrics_collect_every_worker_under_gunicorn(tmp_path, sqlite_url, sqlite_engine) -> None:
     # prometheus-client reads PROMETHEUS_MULTIPROC_DIR at import, hence a fresh interpreter
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         from connector import metrics
-        from connector.config import Settings
-        from connector.web.app import create_app
+        from connector.cli.wiring import create_app
         metrics.WEBHOOK_EVENTS.labels(outcome="stored").inc(7)
-        app = create_app(Settings(database_url={sqlite_url!r}))
+        app = create_app()
         print(app.test_client().get("/metrics").text)
     """)
     shared = tmp_path / "prometheus"  # only prometheus files: it reads every *.db there
     shared.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared), "DATABASE_URL": sqlite_url,
+           "HUBSPOT_CLIENT_SECRET": "client-secret-abcdef"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, check=True, timeout=60).stdout
     assert 'connector_webhook_events_total{outcome="stored"} 7.0' in out

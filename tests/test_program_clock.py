@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from connector.db.models import ContactState, Referral, RewardLedger
 from connector.db.session import transaction
-from connector.program import due
 from connector.sync.passes import run_sync
-from connector.worker import clock
+from connector.worker import clock, due
 from connector.worker.locks import pass_lock
 
 

@@ -13,11 +13,12 @@ from fixtures_program import NOW, ProgramHarness
 from sqlalchemy import Engine
 
 from connector.cli import cli
+from connector.cli import rewards as commands
 from connector.db.models import ContactState, OutboxItem
-from connector.program import commands, hooks
+from connector.program import hooks
 from connector.program.config import Reward
 from connector.program.dates import hubspot_time
-from connector.program.stats import program_counts
+from connector.report.numbers import build_report
 from connector.runtime import Runtime
 
 CREATED = NOW - timedelta(days=1)
@@ -198,13 +199,13 @@ def test_stats_count_the_program(program_harness: ProgramHarness) -> None:
     program_harness.process("9", referred_by_code="NOPE2345")
     program_harness.process("3", referred_by_code=code)
     with program_harness.runtime.sessions() as session:
-        counts = program_counts(session)
-    assert counts["invited"] == 1 and counts["joined"] == 1
-    assert counts["active_advocates"] == 1
-    assert counts["referrals_made"] == 2 and counts["converted"] == 1
-    assert counts["rejected"] == {"unknown_code": 1}
-    assert counts["rewards"]["held"]["count"] == 2
-    assert counts["rewards"]["held"]["value"] == "70"
+        counts = build_report(session)
+    assert counts["funnel"]["invited"] == 1 and counts["funnel"]["joined"] == 1
+    assert counts["funnel"]["converted"] == 1  # advocates with a converted referral
+    assert counts["referrals"]["made"] == 2 and counts["referrals"]["converted"] == 1
+    assert counts["referrals"]["rejected"] == {"unknown_code": 1}
+    assert counts["rewards_granted_by_state"]["held"]["count"] == 2
+    assert counts["rewards_granted_by_state"]["held"]["value"] == {"USD": 70.0}
 
 
 @pytest.mark.postgres

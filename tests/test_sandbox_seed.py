@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from connector.sandbox.commands import sandbox as sandbox_command
+from connector.cli.sandbox import sandbox as sandbox_command
 from connector.sandbox.seed import DAY_MS, generate_contacts
 from connector.sandbox.values import parse_time_ms
 

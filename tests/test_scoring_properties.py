@@ -243,7 +243,8 @@ def read_one_by_one(props: dict[str, Any], today: float) -> tuple[Any, ...]:
     """What the mapping's generated kernel must return: each reader and check called in turn."""
     issues: list[str] = []
     total, earned = 0.0, []
-    for index, (read, most) in enumerate(MAPPING.plan):
+    for index, signal in enumerate(MAPPING.signals):
+        read, most = signal.compiled.read, signal.points
         reading = read(props, today, issues)
         if reading is not None:
             points = reading[0] * most

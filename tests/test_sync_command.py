@@ -11,8 +11,8 @@ from fixtures_sync import SyncSetup
 from sqlalchemy import select
 
 from connector.cli import cli
+from connector.cli import sync as commands
 from connector.db.models import SyncCursor
-from connector.sync import commands
 from connector.sync.summary import SyncSummary
 
 
@@ -60,7 +60,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(
         update(summary)  # a live rich bar; must not raise
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     monkeypatch.setattr(commands, "LOG_EVERY_S", 0.0)
-    with caplog.at_level(logging.INFO, logger="connector.sync.commands"), \
+    with caplog.at_level(logging.INFO, logger="connector.cli.sync"), \
             commands._progress() as update:
         update(summary)
     assert "400 contacts read, 12 changed, 12 written" in caplog.text

@@ -8,9 +8,11 @@ import pytest
 from fixtures_webhooks import contact_event
 from sqlalchemy import func, select, text
 
+from connector.config import Settings
 from connector.db.models import InboxEvent
 from connector.db.session import make_engine
 from connector.queue.inbox import store_events
+from connector.runtime import Runtime
 from connector.web.deliveries import (
     BadEvents,
     hubspot_event_key,
@@ -53,11 +55,11 @@ def test_a_payload_integer_beyond_64_bits_is_stored_exactly(engine):
     assert payload["appId"] == big
 
 
-def test_pre_ping_follows_the_environment(monkeypatch, pg_database_url):
-    monkeypatch.setenv("CONNECTOR_DB_PRE_PING", "0")
-    assert make_engine(pg_database_url).pool._pre_ping is False
-    monkeypatch.setenv("CONNECTOR_DB_PRE_PING", "1")
-    assert make_engine(pg_database_url).pool._pre_ping is True
+def test_pre_ping_follows_the_environment(pg_database_url):
+    off = Settings.from_env({"DATABASE_URL": pg_database_url, "CONNECTOR_DB_PRE_PING": "0"})
+    assert Runtime(off).engine.pool._pre_ping is False
+    on = Settings.from_env({"DATABASE_URL": pg_database_url, "CONNECTOR_DB_PRE_PING": "1"})
+    assert Runtime(on).engine.pool._pre_ping is True
     assert make_engine(pg_database_url, pre_ping=False).pool._pre_ping is False
 
 

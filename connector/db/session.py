@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,11 +9,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, pre_ping: bool | None = None) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
     """An engine for the URL; SQLite gets WAL and a busy timeout so web and worker can share it.
 
-    PostgreSQL connections are pinged on checkout unless `pre_ping` is False or, when it is not
-    given, CONNECTOR_DB_PRE_PING=0: the web process turns it off (a round trip per request),
+    PostgreSQL connections are pinged on checkout unless `pre_ping` is False
+    (CONNECTOR_DB_PRE_PING=0): the web process turns it off (a round trip per request),
     recycles connections after 5 minutes and retries its one statement on a dropped connection.
     """
     if url.startswith("sqlite"):
@@ -28,9 +27,6 @@ def make_engine(url: str, *, pre_ping: bool | None = None) -> Engine:
             cursor.close()
 
         return engine
-    if pre_ping is None:
-        pre_ping = os.environ.get("CONNECTOR_DB_PRE_PING", "1").strip().lower() not in (
-            "0", "false", "no", "off")
     return create_engine(url, pool_pre_ping=pre_ping, pool_recycle=300, pool_size=5,
                          max_overflow=5)
 

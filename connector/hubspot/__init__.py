@@ -1,1 +1,1 @@
-"""The only code that talks HTTP to HubSpot: client, limiter, retries, batching, search, install."""
+"""The only code that talks HTTP to HubSpot: client, limiter, retries, batching, search, deals."""

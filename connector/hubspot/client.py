@@ -28,7 +28,6 @@ class HubSpotApis:
             access_token=settings.require_token(), host=base_url, base_url=base_url, retry=False
         )
         contacts = self.client.crm.contacts
-        self.contacts_basic = contacts.basic_api
         self.contacts_batch = contacts.batch_api
         self.contacts_search = contacts.search_api
         properties = self.client.crm.properties

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector.config import Settings
 from connector.hubspot.client import HubSpotApis
 from connector.hubspot.limiter import BURST, SEARCH, Limiter, build_limiter
+from connector.hubspot.records import Contact, UpdateResult
 from connector.hubspot.retry import (
     DailyLimitReached,
     RetryPolicy,
@@ -38,25 +39,6 @@ T = TypeVar("T")
 BATCH_SIZE = 100  # HubSpot's batch read/update input limit
 # a whole-batch 4xx for one bad input: split the batch until the bad inputs stand alone
 SPLITTABLE_STATUSES = frozenset({400, 404, 409})
-
-
-@dataclass(frozen=True)
-class Contact:
-    """A HubSpot contact as the API returns it: every property value a string or None."""
-
-    id: str
-    properties: dict[str, str | None]
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    archived: bool = False
-
-
-@dataclass
-class UpdateResult:
-    """Outcome of a batch update: ids written, and per-id errors from a 207."""
-
-    updated: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from connector.hubspot.gateway import Contact
+    from connector.hubspot.records import Contact
 
 PAGE_SIZE = 200  # HubSpot's maximum search page
 ID = "hs_object_id"

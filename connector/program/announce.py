@@ -25,15 +25,15 @@ from connector.program.enrollment import (
     trigger_properties,
 )
 from connector.program.journey import journey_status
+from connector.program.setup import ProgramSetup
 from connector.queue.outbox import enqueue
-from connector.runtime import Runtime
 
 
-def standing_properties(session: Session, runtime: Runtime, state: ContactState,
+def standing_properties(session: Session, setup: ProgramSetup, state: ContactState,
                         *, tier: str | None = None, opted_out: bool | None = None,
                         counters: Counters | None = None) -> dict[str, str]:
     """Counters and referral status of a contact, its journey state updated on the way."""
-    schema = runtime.property_schema
+    schema = setup.property_schema
     if counters is None:
         counters = counters_for(session, state.contact_id)
     if opted_out is None:
@@ -50,17 +50,17 @@ def standing_properties(session: Session, runtime: Runtime, state: ContactState,
     return props
 
 
-def own_properties(session: Session, runtime: Runtime, state: ContactState, *, tier: str,
+def own_properties(session: Session, setup: ProgramSetup, state: ContactState, *, tier: str,
                    opted_out: bool, page: PageContext | None = None) -> dict[str, str]:
     """Everything the program wants on the contact being processed (the sync writes the diff).
 
     Only triggers this contact's own steps caused are returned: triggers caused by others
     travel in outbox items, so two writers never move one trigger back and forth.
     """
-    program, schema = runtime.program, runtime.property_schema
+    program, schema = setup.program, setup.property_schema
     current = page is not None and page.knows(state.contact_id)
     counters = page.counters_of(session, state.contact_id) if page is not None else None
-    props = standing_properties(session, runtime, state, tier=tier, opted_out=opted_out,
+    props = standing_properties(session, setup, state, tier=tier, opted_out=opted_out,
                                 counters=counters)
     if state.referral_code:
         props[schema.name("referral_code")] = state.referral_code
@@ -98,44 +98,44 @@ def advocate_state(session: Session, contact_id: str) -> ContactState:
     return state
 
 
-def announce_referral(session: Session, runtime: Runtime, referral: Referral,
+def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
                       now: datetime) -> None:
     """A friend signed up: the advocate's counters and status, and its friend-signed-up step."""
     advocate = advocate_state(session, referral.advocate_contact_id)
-    props = standing_properties(session, runtime, advocate)
+    props = standing_properties(session, setup, advocate)
     if advocate.journey_state == "opted_out":  # counters yes, marketing no
         enqueue(session, key=f"props:referral:{advocate.contact_id}:{referral.id}",
                 kind="properties", contact_id=advocate.contact_id,
                 payload={"properties": props})
         return
-    enroll_other_contact(session, runtime.program, step="friend_signed_up",
+    enroll_other_contact(session, setup.program, step="friend_signed_up",
                          contact_id=advocate.contact_id, email=advocate.email,
                          cycle=str(referral.id), at=now, properties=props)
 
 
-def announce_conversion(session: Session, runtime: Runtime, referral: Referral,
+def announce_conversion(session: Session, setup: ProgramSetup, referral: Referral,
                         rewards: list[RewardLedger], *, friend_email: str | None) -> None:
     """A referral converted: the advocate's counters (and reward step), the friend's reward."""
     advocate = advocate_state(session, referral.advocate_contact_id)
     granted = {r.role: r for r in rewards if r.status in EARNED}
     if "advocate" in granted:
-        announce_reward(session, runtime, granted["advocate"])
+        announce_reward(session, setup, granted["advocate"])
     else:
         enqueue(session, key=f"props:conversion:{advocate.contact_id}:{referral.id}",
                 kind="properties", contact_id=advocate.contact_id,
-                payload={"properties": standing_properties(session, runtime, advocate)})
+                payload={"properties": standing_properties(session, setup, advocate)})
     if "friend" in granted:  # the friend is the contact being processed: own_properties
-        enqueue_enrollment(session, runtime.program, step="reward_friend",
+        enqueue_enrollment(session, setup.program, step="reward_friend",
                            contact_id=referral.referred_contact_id, email=friend_email,
                            cycle=str(granted["friend"].id))
 
 
-def announce_reward(session: Session, runtime: Runtime, ledger: RewardLedger) -> None:
+def announce_reward(session: Session, setup: ProgramSetup, ledger: RewardLedger) -> None:
     """A reward was granted to a contact other than the one being processed: tell HubSpot."""
     recipient = advocate_state(session, ledger.contact_id)
     step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
     at = aware(ledger.decided_at) or aware(ledger.created_at)
     assert at is not None
-    enroll_other_contact(session, runtime.program, step=step, contact_id=ledger.contact_id,
+    enroll_other_contact(session, setup.program, step=step, contact_id=ledger.contact_id,
                          email=recipient.email, cycle=str(ledger.id), at=at,
-                         properties=standing_properties(session, runtime, recipient))
+                         properties=standing_properties(session, setup, recipient))

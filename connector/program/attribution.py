@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, Referral
-from connector.hubspot.gateway import Contact
+from connector.hubspot.records import Contact
 from connector.program.codes import advocate_for_code, normalise_code
 from connector.program.config import ProgramConfig
 from connector.program.context import PageContext

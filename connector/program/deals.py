@@ -26,7 +26,7 @@ from connector.program.dates import aware, parse_time
 
 if TYPE_CHECKING:
     from connector.hubspot.deals import Deal
-    from connector.runtime import Runtime
+    from connector.program.setup import ProgramSetup
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,14 @@ def closed_at(deal: Deal, now: datetime) -> datetime:
     return closed if closed is not None and closed <= now else now
 
 
-def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequence[str],
+def on_deal(session: Session, setup: ProgramSetup, deal: Deal, contact_ids: Sequence[str],
             now: datetime) -> DealOutcome:
     """Apply one deal's current state to the referrals of its contacts; idempotent.
 
     May add ledger rows and outbox items to `session`; the caller commits them together with
     marking the deal's events done.
     """
-    program = runtime.program
+    program = setup.program
     now = aware(now) or now
     if program.conversion_mode != DEAL_MODE:
         return DealOutcome(deal.id)
@@ -90,7 +90,7 @@ def on_deal(session: Session, runtime: Runtime, deal: Deal, contact_ids: Sequenc
         return DealOutcome(deal.id, expired=referral.referred_contact_id)
     referral.revenue = deal_revenue(deal)
     if granted:
-        _announce(session, runtime, referral, granted)
+        _announce(session, setup, referral, granted)
     log.info("deal %s converted referral %s", deal.id, referral.id,
              extra={"contact_id": referral.referred_contact_id})
     return DealOutcome(deal.id, converted=referral.referred_contact_id)
@@ -125,18 +125,18 @@ def _first_open_referral(session: Session, deal_id: str, contact_ids: Sequence[s
     return None
 
 
-def _announce(session: Session, runtime: Runtime, referral: Referral,
+def _announce(session: Session, setup: ProgramSetup, referral: Referral,
               granted: list[RewardLedger]) -> None:
     """Tell HubSpot: the advocate's counters and reward step, and the friend's reward.
 
     Unlike a lifecycle conversion, the friend is not the contact being processed, so its
     reward travels in outbox items like the advocate's.
     """
-    announce_conversion(session, runtime, referral,
+    announce_conversion(session, setup, referral,
                         [r for r in granted if r.role != "friend"], friend_email=None)
     for ledger in granted:
         if ledger.role == "friend" and ledger.status not in rewards.UNDECIDED:
-            announce_reward(session, runtime, ledger)
+            announce_reward(session, setup, ledger)
 
 
 def _cancel(session: Session, referral: Referral, deal: Deal, now: datetime) -> int:

@@ -26,9 +26,9 @@ from connector.program.rewards import (
 
 if TYPE_CHECKING:
     from connector.db.models import ContactState, Referral
-    from connector.hubspot.gateway import Contact
+    from connector.hubspot.records import Contact
     from connector.program.config import ProgramConfig
-    from connector.runtime import Runtime
+    from connector.program.setup import ProgramSetup
     from connector.scoring.model import ReadinessScore
 
 # HubSpot's own contact properties the program reads
@@ -42,22 +42,22 @@ STAGES_BEFORE_CUSTOMER = frozenset({"subscriber", "lead", "marketingqualifiedlea
                                     "salesqualifiedlead", "opportunity"})
 
 
-def required_properties(runtime: Runtime) -> list[str]:
+def required_properties(setup: ProgramSetup) -> list[str]:
     """HubSpot properties the program needs read on every contact (besides the mapping's)."""
-    return [*OWN_PROPERTIES, runtime.property_schema.name("referred_by_code"),
-            runtime.program.revenue_property]
+    return [*OWN_PROPERTIES, setup.property_schema.name("referred_by_code"),
+            setup.program.revenue_property]
 
 
-def prepare_page(session: Session, runtime: Runtime, contacts: Sequence[Contact],
+def prepare_page(session: Session, setup: ProgramSetup, contacts: Sequence[Contact],
                  now: datetime) -> PageContext:
     """Release the page's rewards whose hold is over, then load what on_contact needs."""
     ids = [c.id for c in contacts]
-    release_held(session, runtime.program, aware(now) or now, contact_ids=ids)
+    release_held(session, setup.program, aware(now) or now, contact_ids=ids)
     return load_page(session, ids)
 
 
 def on_contact(
-    session: Session, runtime: Runtime, contact: Contact, readiness: ReadinessScore,
+    session: Session, setup: ProgramSetup, contact: Contact, readiness: ReadinessScore,
     state: ContactState, now: datetime, page: PageContext | None = None,
 ) -> dict[str, str]:
     """Advance the contact's journey; return properties (HubSpot names) to write on it.
@@ -66,12 +66,12 @@ def on_contact(
     with the write-back of this contact. Running it again on the same facts changes nothing.
     `page` (from prepare_page) answers most questions without a query.
     """
-    program = runtime.program
+    program = setup.program
     now = aware(now) or now
     props = contact.properties
     email = (props.get("email") or "").strip() or None
     opted_out = str(props.get("hs_email_optout") or "").strip().lower() in TRUE_VALUES
-    claim = claim_of(contact, runtime.property_schema.name("referred_by_code"),
+    claim = claim_of(contact, setup.property_schema.name("referred_by_code"),
                      program.revenue_property)
     if page is None:  # a page releases its contacts' ended holds in one statement
         release_held(session, program, now, contact_ids=[contact.id])
@@ -79,7 +79,7 @@ def on_contact(
     referral, is_new = attribute(session, program, claim, now, page=page)
     if is_new and referral is not None:
         state.email = email
-        announce_referral(session, runtime, referral, now)
+        announce_referral(session, setup, referral, now)
         touched(page, referral)
     if (referral is not None and referral.status in OPEN
             and program.conversion_mode == "lifecycle_stage"  # else deals convert (deals.py)
@@ -91,7 +91,7 @@ def on_contact(
             touched(page, locked)
             if locked.status == "converted" and rewards:
                 state.email = email or state.email
-                announce_conversion(session, runtime, locked, rewards, friend_email=email)
+                announce_conversion(session, setup, locked, rewards, friend_email=email)
     elif (referral is not None and referral.status == "converted"
           and program.conversion_mode == "lifecycle_stage"
           and claim.stage in STAGES_BEFORE_CUSTOMER):
@@ -116,7 +116,7 @@ def on_contact(
         remind(session, program, state, email=email, now=now)
     if state.invited_at is not None and email:
         state.email = email  # kept fresh for api-mode enrollment and self-referral checks
-    return own_properties(session, runtime, state, tier=readiness.tier, opted_out=opted_out,
+    return own_properties(session, setup, state, tier=readiness.tier, opted_out=opted_out,
                           page=page)
 
 
@@ -137,10 +137,10 @@ def touched(page: PageContext | None, referral: Referral) -> None:
 
 
 def on_contact_removed(
-    session: Session, runtime: Runtime, contact_id: str, kind: str, merged_into: str | None,
+    session: Session, setup: ProgramSetup, contact_id: str, kind: str, merged_into: str | None,
     now: datetime,
 ) -> None:
     """A contact was deleted, merged away (`merged_into` the survivor) or privacy-deleted."""
-    remove_contact(session, runtime, contact_id, kind=kind, merged_into=merged_into,
+    remove_contact(session, setup, contact_id, kind=kind, merged_into=merged_into,
                    now=aware(now) or now)
 

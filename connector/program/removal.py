@@ -13,11 +13,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, OutboxItem, Referral, RewardLedger
+from connector.privacy.erasure import erase_contact
 from connector.program.counters import counter_properties, counters_for
 from connector.program.rewards import OPEN, cancel_unpaid, cancel_unpaid_for_referral
+from connector.program.setup import ProgramSetup
 from connector.program.store import record_rejection
 from connector.queue.outbox import enqueue
-from connector.runtime import Runtime
 
 # the journey fields a merge carries to the survivor when it has none of its own
 JOURNEY_FIELDS = ("invited_at", "invitations_sent", "invitation_dates", "reminded_at",
@@ -34,7 +35,7 @@ def removal_kind(kind: str) -> str:
     return "privacy" if "privacy" in lowered else "deletion"
 
 
-def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind: str,
+def remove_contact(session: Session, setup: ProgramSetup, contact_id: str, *, kind: str,
                    merged_into: str | None, now: datetime) -> None:
     """Apply a deletion, privacy deletion or merge of `contact_id` to the program's records."""
     kind = removal_kind(kind)
@@ -42,7 +43,7 @@ def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind:
     state = session.get(ContactState, contact_id)
     drop_pending_writes(session, contact_id, reason=f"contact {kind}")
     if kind == "merge" and merged_into and str(merged_into) != contact_id:
-        merge_into(session, runtime, contact_id, str(merged_into), state, now)
+        merge_into(session, setup, contact_id, str(merged_into), state, now)
         return
     if state is not None:
         state.deleted_at = state.deleted_at or now
@@ -53,8 +54,8 @@ def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind:
     converted = [] if kind != "deletion" else session.scalars(select(Referral).where(
         Referral.referred_contact_id == contact_id, Referral.status == "converted")).all()
     for referral in converted:
-        if cancel_unpaid_for_referral(session, referral, reason, now, program=runtime.program):
-            push_counters(session, runtime, referral.advocate_contact_id,
+        if cancel_unpaid_for_referral(session, referral, reason, now, program=setup.program):
+            push_counters(session, setup, referral.advocate_contact_id,
                           key=f"props:removed-friend:{referral.id}")
     cancel_unpaid(session, reason, now, contact_id=contact_id)
     advocates = set()
@@ -63,11 +64,9 @@ def remove_contact(session: Session, runtime: Runtime, contact_id: str, *, kind:
         referral.status = "cancelled"
         referral.review_reason = "referred contact deleted before converting"
         advocates.add(referral.advocate_contact_id)
-        push_counters(session, runtime, referral.advocate_contact_id,
+        push_counters(session, setup, referral.advocate_contact_id,
                       key=f"props:removed-friend:{referral.id}")
     if kind == "privacy":
-        from connector.privacy.erasure import erase_contact
-
         erase_contact(session, contact_id, now=now)
 
 
@@ -80,20 +79,20 @@ def drop_pending_writes(session: Session, contact_id: str, *, reason: str) -> No
         .execution_options(synchronize_session=False))
 
 
-def push_counters(session: Session, runtime: Runtime, contact_id: str, *, key: str,
+def push_counters(session: Session, setup: ProgramSetup, contact_id: str, *, key: str,
                   extra: dict[str, str] | None = None) -> None:
     """Queue the contact's counters, recomputed from referrals and ledger, for HubSpot."""
     state = session.get(ContactState, contact_id)
     if state is None or state.deleted_at is not None or state.merged_into:
         return
     session.flush()  # the counters read the moves made so far
-    props = counter_properties(runtime.property_schema, counters_for(session, contact_id))
+    props = counter_properties(setup.property_schema, counters_for(session, contact_id))
     props.update(extra or {})
     enqueue(session, key=key, kind="properties", contact_id=contact_id,
             payload={"properties": props})
 
 
-def merge_into(session: Session, runtime: Runtime, loser_id: str, survivor_id: str,
+def merge_into(session: Session, setup: ProgramSetup, loser_id: str, survivor_id: str,
                loser: ContactState | None, now: datetime) -> None:
     """Move the loser's code, journey, referrals and rewards to the survivor."""
     survivor = session.get(ContactState, survivor_id)
@@ -122,13 +121,13 @@ def merge_into(session: Session, runtime: Runtime, loser_id: str, survivor_id: s
     session.flush()
     extra = {}
     if survivor.referral_code:
-        schema = runtime.property_schema
+        schema = setup.property_schema
         extra = {schema.name("referral_code"): survivor.referral_code,
-                 schema.name("referral_link"): runtime.program.link(survivor.referral_code)}
-    push_counters(session, runtime, survivor_id, key=f"props:merge:{survivor_id}:{loser_id}",
+                 schema.name("referral_link"): setup.program.link(survivor.referral_code)}
+    push_counters(session, setup, survivor_id, key=f"props:merge:{survivor_id}:{loser_id}",
                   extra=extra)
     if dropped_advocate and dropped_advocate != survivor_id:
-        push_counters(session, runtime, dropped_advocate,
+        push_counters(session, setup, dropped_advocate,
                       key=f"props:merge-duplicate:{dropped_advocate}:{loser_id}")
 
 

@@ -116,7 +116,7 @@ def add_reward(session: Session, program: ProgramConfig, referral: Referral, *, 
 
 
 def decide_pending(session: Session, reward_id: int, *, approve: bool, by: str,
-                   reason: str | None, now: datetime, hold_days: int = 0) -> RewardLedger:
+                   reason: str | None, now: datetime, hold_days: int) -> RewardLedger:
     """Approve or reject a reward waiting for a person, exactly once.
 
     An approved reward serves what is left of its hold, counted from its creation (the
@@ -144,13 +144,6 @@ def decide_pending(session: Session, reward_id: int, *, approve: bool, by: str,
     if approve:
         REWARDS_GRANTED.labels(role=ledger.role).inc()
     return ledger
-
-
-def hold_ends(ledger: RewardLedger, hold_days: int) -> datetime:
-    """When a held reward becomes payable."""
-    created = aware(ledger.created_at)
-    assert created is not None
-    return created + timedelta(days=hold_days)
 
 
 def release_held(session: Session, program: ProgramConfig, now: datetime, *,

@@ -13,7 +13,7 @@ from connector.scoring.values import as_text, utc_day
 NO_SIGNALS = "no readiness signals yet"
 # reason phrases repeat across a portal ("NPS 10 (+30)"); beyond this many, stop caching
 PHRASE_CACHE_LIMIT = 20_000
-# a frozen result without its generated __init__ (see model.build_frozen: fields filled
+# a frozen result without its generated __init__ (fields filled
 # directly, every one of them)
 _new = object.__new__
 
@@ -55,7 +55,7 @@ def score_contact(
     if len(issues) > 1:
         issues = list(dict.fromkeys(issues))  # a value read by a signal and a guardrail
     result: ReadinessScore = _new(ReadinessScore)
-    # every field, as build_frozen fills them (without its call: one per contact adds up)
+    # every field filled directly (a frozen __init__ pays one __setattr__ per field)
     result.__dict__.update(score=score, tier=tier, reasons=reasons, contributions=contributions,
                            guardrails=applied, data_quality_issues=issues)
     return result

@@ -19,7 +19,6 @@ Check = Callable[[Properties, float, list[str]], bool]
 
 TEXT_TESTS = ("in", "not_in", "equals")
 NUMBER_TESTS = ("above", "at_least", "below", "at_most")
-READ_AS = ("text", "number", "nps")
 
 
 @dataclass(frozen=True)

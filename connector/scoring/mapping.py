@@ -14,7 +14,7 @@ from connector.scoring.guardrails import Check, Guardrail, build_guardrail
 from connector.scoring.kernel import Kernel, build_kernel
 from connector.scoring.model import TIERS, Contribution
 from connector.scoring.options import OptionError, Options, check_number
-from connector.scoring.transforms import BUILDERS, Reader, Transform
+from connector.scoring.transforms import BUILDERS, Transform
 from connector.scoring.wording import Phrase, compile_phrase
 
 THRESHOLD_TIERS = tuple(t for t in TIERS if t != "excluded")
@@ -55,12 +55,11 @@ class Mapping:
     properties: list[str]
     max_reasons: int = 3
     max_reason_chars: int = 400
-    # precompiled for the hot loop: (reader, most points) per signal, (reason, check) per
-    # guardrail; phrases already worded ({(signal index, phrase key, points): text}) and
-    # contributions of signals that depend on their raw value alone ({(index, raw): ...})
-    plan: tuple[tuple[Reader, float], ...] = field(init=False, repr=False)
+    # precompiled for the hot loop: (reason, check) per guardrail; phrases already worded
+    # ({(signal index, phrase key, points): text}) and contributions of signals that depend
+    # on their raw value alone ({(index, raw): ...})
     checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
-    kernel: Kernel = field(init=False, repr=False, compare=False)  # plan and checks in one
+    kernel: Kernel = field(init=False, repr=False, compare=False)  # signals and checks in one
     tier_by_score: tuple[str, ...] = field(init=False, repr=False, compare=False)  # 0..100
     # per signal: (key, property, pure, phrase key, describe), read when wording a reason
     wording: tuple[tuple[str, str, bool, Callable[[Any], Hashable],
@@ -71,7 +70,6 @@ class Mapping:
         init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "plan", tuple((s.compiled.read, s.points) for s in self.signals))
         object.__setattr__(self, "checks", tuple((g.reason, g.check) for g in self.guardrails))
         object.__setattr__(self, "kernel", build_kernel(self.signals, self.guardrails))
         object.__setattr__(self, "tier_by_score", tuple(self.tier_for(s) for s in range(101)))

@@ -30,15 +30,3 @@ class ReadinessScore:
     contributions: list[Contribution] = field(default_factory=list)
     guardrails: list[str] = field(default_factory=list)  # the guardrail reasons that applied
     data_quality_issues: list[str] = field(default_factory=list)  # e.g. "product_logins_30d: 'abc'"
-
-
-def build_frozen(cls: type[T], values: dict[str, object]) -> T:
-    """A frozen dataclass instance from every field's value, without the generated __init__.
-
-    A frozen dataclass's __init__ pays one object.__setattr__ per field: about four times
-    the cost of filling __dict__ directly, and scoring builds several per contact at tens of
-    thousands of contacts per second. Callers pass every field (tests check it).
-    """
-    instance = object.__new__(cls)
-    instance.__dict__.update(values)
-    return instance

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector import metrics
 from connector.db.models import AuditLog, ContactState
-from connector.hubspot.gateway import Contact, UpdateResult
+from connector.hubspot.records import Contact, UpdateResult
 from connector.program import hooks
 from connector.scoring.engine import score_contact
 from connector.scoring.model import ReadinessScore

@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 from connector import metrics
 from connector.db.models import SyncCursor
 from connector.db.session import transaction
-from connector.hubspot.gateway import Contact
+from connector.hubspot.records import Contact
 from connector.hubspot.search import modified_ms
 from connector.sync import cursors
+from connector.sync.flush import flush_outbox
 from connector.sync.page import process_page, read_properties
 from connector.sync.pipeline import read_ahead
+from connector.sync.rescore import rescore_contacts
 from connector.sync.summary import SyncSummary
 from connector.sync.vanished import SeenContacts, settle_vanished
 
@@ -75,8 +77,6 @@ def run_sync(
     properties = read_properties(runtime)
     try:
         if pending_retries and not dry_run:
-            from connector.sync.rescore import rescore_contacts
-
             summary.owed = set(pending_retries)
             retried = rescore_contacts(runtime, pending_retries, reason="retry",
                                        summary=summary)
@@ -154,8 +154,6 @@ def _finish(runtime: Runtime, summary: SyncSummary, mode: str, full_started: dat
                 incremental.modified_ms, incremental.object_id = start_ms, None
         cursors.update_retry_ids(session, settled=summary.settled,
                                  failed=summary.failed_ids, now=now)
-    from connector.sync.flush import flush_outbox
-
     summary.outbox_sent = flush_outbox(runtime)
 
 

@@ -20,7 +20,9 @@ from sqlalchemy import select
 
 from connector.db.models import ContactState
 from connector.db.session import transaction
-from connector.hubspot.gateway import BATCH_SIZE, Contact
+from connector.hubspot.gateway import BATCH_SIZE
+from connector.hubspot.records import Contact
+from connector.program import hooks
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -82,8 +84,6 @@ def classify(wanted: list[str], found: list[Contact]) -> dict[str, str | None]:
 def settle_vanished(runtime: Runtime, seen: SeenContacts, *, now: datetime | None = None
                     ) -> dict[str, int]:
     """Treat unseen contacts HubSpot no longer has as deleted or merged; counts of each."""
-    from connector.program import hooks
-
     now = now or datetime.now(UTC)
     counts = {"checked": 0, "deleted": 0, "merged": 0}
     batch: list[str] = []

@@ -21,14 +21,12 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
 
-from connector.db.models import RewardLedger
 from connector.db.session import transaction
-from connector.program.announce import announce_reward
-from connector.program.rewards import RewardDecisionError, decide_pending
+from connector.program.decisions import decide_reward
+from connector.program.rewards import RewardDecisionError
 from connector.queue.inbox import replay
 from connector.report.source import ReportUnavailable, load_report
-from connector.runtime import Runtime
-from connector.web.app import runtime_of
+from connector.web.current import runtime_of
 from connector.web.dashboard_auth import (
     csrf_ok,
     csrf_token,
@@ -244,6 +242,14 @@ def _done(message: str) -> BaseResponse:
     return redirect(url_for("dashboard.overview"), code=303)
 
 
+def _decide(reward_id: int, *, approve: bool, by: str, reason: str | None) -> None:
+    """The CLI's use case, in one transaction: an approval inside the hold stays `held`."""
+    runtime = runtime_of(current_app)
+    with transaction(runtime.sessions) as session:
+        decide_reward(session, runtime, reward_id, approve=approve, by=by, reason=reason,
+                      now=datetime.now(UTC))
+
+
 def _conflict(problem: str) -> tuple[str, int]:
     return render_template("dashboard_error.html", problem=problem), 409
 
@@ -255,7 +261,7 @@ def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
     if refused is not None:
         return refused
     try:
-        decide_reward(runtime_of(current_app), reward_id, approve=True, by=f"dashboard:{access}")
+        _decide(reward_id, approve=True, by=f"dashboard:{access}", reason=None)
     except RewardDecisionError as exc:
         return _conflict(str(exc))
     return _done(f"Reward {reward_id} approved.")
@@ -269,8 +275,7 @@ def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
         return refused
     reason = request.form.get("reason", "").strip()[:200] or "rejected on the dashboard"
     try:
-        decide_reward(runtime_of(current_app), reward_id, approve=False,
-                      by=f"dashboard:{access}", reason=reason)
+        _decide(reward_id, approve=False, by=f"dashboard:{access}", reason=reason)
     except RewardDecisionError as exc:
         return _conflict(str(exc))
     return _done(f"Reward {reward_id} rejected.")
@@ -285,14 +290,3 @@ def replay_event(event_id: int) -> tuple[str, int] | BaseResponse:
     if not replay(runtime_of(current_app).engine, event_id=event_id):
         return _conflict(f"event {event_id} is unknown or being handled right now")
     return _done(f"Event {event_id} queued again.")
-
-
-def decide_reward(runtime: Runtime, reward_id: int, *, approve: bool, by: str,
-                  reason: str | None = None) -> RewardLedger:
-    """Approve or reject a waiting reward in one transaction, announcing a grant to HubSpot."""
-    with transaction(runtime.sessions) as db:
-        ledger = decide_pending(db, reward_id, approve=approve, by=by, reason=reason,
-                                now=datetime.now(UTC))
-        if approve:  # enrollment and counters through the outbox, in this transaction
-            announce_reward(db, runtime, ledger)
-    return ledger

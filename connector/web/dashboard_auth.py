@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -12,6 +11,8 @@ from collections import deque
 from collections.abc import Callable
 
 from flask import Flask, session
+
+from connector.web.current import runtime_of
 
 SESSION_KEY = "dashboard"
 ISSUED_KEY = "issued"
@@ -36,16 +37,10 @@ def same(given: str, expected: str) -> bool:
 
 
 def session_hours(app: Flask) -> float:
-    """How long a login lasts: app config, else DASHBOARD_SESSION_HOURS, else 8 hours."""
+    """How long a login lasts: app config, else the settings' DASHBOARD_SESSION_HOURS (8)."""
     configured = app.config.get("DASHBOARD_SESSION_HOURS")
     if configured is None:
-        raw = os.environ.get("DASHBOARD_SESSION_HOURS", "").strip()
-        try:
-            configured = float(raw) if raw else DEFAULT_SESSION_HOURS
-        except ValueError:
-            configured = DEFAULT_SESSION_HOURS
-        if configured <= 0:
-            configured = DEFAULT_SESSION_HOURS
+        configured = runtime_of(app).settings.dashboard_session_hours
         app.config["DASHBOARD_SESSION_HOURS"] = configured
     return float(configured)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector import metrics
 from connector.report.health import inbox_counts, iso, last_successful_sync, outbox_counts
-from connector.web.app import runtime_of
+from connector.web.current import runtime_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
@@ -94,7 +93,7 @@ def prometheus_metrics() -> Response:
         # the process metrics still help while the database is down; the gauges keep old values
         log.warning("metrics: database unavailable, gauges not refreshed: %s", type(exc).__name__)
     registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if runtime_of(current_app).settings.prometheus_multiproc_dir:
         # each gunicorn worker writes its values to files there; collect them all per scrape
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.metrics import WEBHOOK_EVENTS
 from connector.queue.inbox import backlog, store_events
-from connector.web.app import runtime_of
+from connector.web.current import runtime_of
 from connector.web.deliveries import (
     WORKFLOW_NAME,
     BadEvents,

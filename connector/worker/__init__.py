@@ -1,1 +1,2 @@
-"""worker."""
+"""The worker and clock processes: draining the inbox, the scheduled passes under their locks,
+the program-due job."""

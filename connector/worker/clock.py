@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from connector.runtime import Runtime
+from connector.sync import passes
+from connector.sync.summary import SyncSummary
+from connector.worker import due
+from connector.worker.due import DueWork
 from connector.worker.locks import pass_lock
-
-if TYPE_CHECKING:
-    from connector.program.due import DueWork
-    from connector.runtime import Runtime
-    from connector.sync.summary import SyncSummary
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +30,12 @@ PROGRAM_DUE_HOURS = 1  # reminders are counted in days: hourly is prompt enough
 
 def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
     """Run one sync pass under its lock; None when another holder has it or the pass failed."""
-    from connector.sync.passes import run_sync
-
     with pass_lock(runtime.engine, f"sync:{name}") as held:
         if not held:
             log.info("%s sync skipped: another clock or run holds its lock", name)
             return None
         try:
-            summary = run_sync(runtime, full=name == "full")
+            summary = passes.run_sync(runtime, full=name == "full")
         except Exception:
             # logged with the traceback; the scheduler stays alive for the next run
             log.exception("%s sync failed", name)
@@ -50,14 +47,12 @@ def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
 
 def run_program_due(runtime: Runtime) -> DueWork | None:
     """Reminders due and holds ended, under their own pass lock; None when skipped or failed."""
-    from connector.program.due import run_due_work
-
     with pass_lock(runtime.engine, "program:due") as held:
         if not held:
             log.info("program reminders skipped: another clock or run holds their lock")
             return None
         try:
-            work = run_due_work(runtime, datetime.now(UTC))
+            work = due.run_due_work(runtime, datetime.now(UTC))
         except Exception:
             log.exception("program reminders failed")
             return None

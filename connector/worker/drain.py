@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from connector import metrics
 from connector.db.models import utcnow
 from connector.logs import Redactor
+from connector.program import hooks
 from connector.queue.inbox import (
     MAX_ATTEMPTS,
     ClaimedEvent,
@@ -18,10 +18,9 @@ from connector.queue.inbox import (
     mark_done,
     mark_failed,
 )
+from connector.runtime import Runtime
+from connector.sync import deals, rescore
 from connector.worker.plan import BatchPlan, plan_batch
-
-if TYPE_CHECKING:
-    from connector.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,6 @@ def describe_error(runtime: Runtime, exc: BaseException) -> str:
 def _apply_removals(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
                     summary: DrainSummary, max_attempts: int) -> set[int]:
     """Hand each removal to the program, one transaction per event; return the failed ids."""
-    from connector.program import hooks
-
     failed: set[int] = set()
     also_rescored = set(plan.rescore_events())
     for event_id, removals in plan.removals.items():
@@ -91,8 +88,6 @@ def _fail(runtime: Runtime, events: list[ClaimedEvent], exc: BaseException,
 def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
              skip: set[int], summary: DrainSummary, max_attempts: int) -> None:
     """One re-score call for every contact of the batch; its events done afterwards."""
-    from connector.sync import rescore
-
     contact_ids = [c for c, ids in plan.rescore.items() if not skip.intersection(ids)]
     event_ids = sorted({i for c in contact_ids for i in plan.rescore[c]})
     if not contact_ids:
@@ -139,10 +134,22 @@ def drain_batch(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timede
     failed = _apply_removals(runtime, plan, events, summary, max_attempts)
     _rescore(runtime, plan, events, failed, summary, max_attempts)
     if plan.deals:  # after the re-scores: a friend who signed up in this batch is attributed
-        from connector.worker.deals import convert_deals
-
-        convert_deals(runtime, plan, events, summary, max_attempts)
+        _convert_deals(runtime, plan, events, summary, max_attempts)
     return summary
+
+
+def _convert_deals(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
+                   summary: DrainSummary, max_attempts: int) -> None:
+    """Every deal of the batch converted once; their events done in the same transaction."""
+    event_ids = sorted({i for ids in plan.deals.values() for i in ids})
+    now = utcnow()
+    try:
+        deals.convert_deals(runtime, plan.deals, now,
+                            also=lambda session: mark_done(session.connection(), event_ids, now))
+    except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
+        _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
+        return
+    summary.handled += len(event_ids)
 
 
 def drain_inbox(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timedelta = LEASE,

@@ -16,11 +16,15 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from connector.cli.installer import Installer
 from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
 from connector.program.counters import EARNED
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
 from connector.sandbox.values import iso_ms, now_ms
+from connector.sync.passes import run_sync
+from connector.worker.drain import drain_inbox
+from connector.worker.loop import flush_outbox
 
 SETTLE_TIMEOUT_S = 60.0
 NEW_PROMOTERS = 60
@@ -56,9 +60,6 @@ class Story:
 
     def settle(self) -> tuple[int, int]:
         """Wait for the sandbox's webhooks, drain the inbox and flush the outbox until quiet."""
-        from connector.worker.drain import drain_inbox
-        from connector.worker.loop import flush_outbox
-
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         handled = sent = 0
         while True:
@@ -96,8 +97,6 @@ class Story:
 
     def install(self) -> None:
         """`connector install`: the property group, properties and the program's flows."""
-        from connector.hubspot.installer import Installer
-
         plan = Installer(self.runtime.gateway, self.runtime.property_schema,
                          self.runtime.program).plan()
         changes = len(plan.changes)
@@ -107,8 +106,6 @@ class Story:
 
     def first_sync(self) -> None:
         """A full sync scores everyone, writes the scores and invites the ready advocates."""
-        from connector.sync.passes import run_sync
-
         summary = run_sync(self.runtime, full=True)
         self.settle()
         invited = self.count(select(func.count()).where(ContactState.invited_at.is_not(None)))

@@ -7,13 +7,11 @@ from datetime import timedelta
 
 import click
 
-from connector.config import Settings
+from connector.cli.wiring import build_runtime
 from connector.errors import UserError
-from connector.runtime import Runtime
-
-
-def _runtime() -> Runtime:
-    return Runtime(Settings.from_env())
+from connector.logs import configure_logging
+from connector.queue.inbox import list_events, replay
+from connector.worker.loop import WorkerOptions, run_worker
 
 
 @click.command()
@@ -29,10 +27,7 @@ def _runtime() -> Runtime:
 def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
            max_attempts: int, idle_sleep: float) -> None:
     """Handle webhook events from the inbox: re-score contacts, apply removals, send writes."""
-    from connector.logs import configure_logging
-    from connector.worker.loop import WorkerOptions, run_worker
-
-    runtime = _runtime()
+    runtime = build_runtime()
     configure_logging(runtime.settings)
     if with_clock and runtime.on_postgres:
         click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
@@ -52,9 +47,7 @@ def events() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_command(status: str | None, limit: int, as_json: bool) -> None:
     """The newest events, with status, attempts and last error."""
-    from connector.queue.inbox import list_events
-
-    rows = list_events(_runtime().engine, status=status, limit=limit)
+    rows = list_events(build_runtime().engine, status=status, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -72,11 +65,9 @@ def list_command(status: str | None, limit: int, as_json: bool) -> None:
 @click.option("--dead", is_flag=True, help="Replay every dead event.")
 def replay_command(inbox_id: int | None, dead: bool) -> None:
     """Send one event (its inbox id, from `events list`) or all dead events back to pending."""
-    from connector.queue.inbox import replay
-
     if (inbox_id is None) == (not dead):
         raise UserError("give an inbox id or --dead (not both)")
-    count = replay(_runtime().engine, event_id=inbox_id, dead=dead)
+    count = replay(build_runtime().engine, event_id=inbox_id, dead=dead)
     if inbox_id is not None and not count:
         raise UserError(f"no inbox event {inbox_id} to replay (unknown, or being handled now)")
     click.echo(f"{count} event(s) back to pending")

@@ -1,4 +1,5 @@
-"""The `connector` command: one group; each part of the connector brings its own commands."""
+"""The application layer: the `connector` command, one module per command group, and the only
+place that builds a `Runtime` (the web app's WSGI entry included)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ import sys
 
 import click
 
+from connector.config import Settings
 from connector.errors import UserError
+from connector.logs import configure_logging
 
 # (module, attribute) of every command; each module owns its commands
 COMMANDS = [
-    ("connector.db.commands", "db"),
-    ("connector.hubspot.commands", "install"),
-    ("connector.sync.commands", "sync"),
-    ("connector.scoring.commands", "score"),
-    ("connector.web.commands", "serve"),
-    ("connector.worker.commands", "worker"),
-    ("connector.worker.commands", "events"),
-    ("connector.sync.commands", "clock"),
-    ("connector.sandbox.commands", "sandbox"),
-    ("connector.report.commands", "report"),
-    ("connector.report.commands", "demo"),
-    ("connector.program.commands", "rewards"),
-    ("connector.audit.commands", "audit"),
+    ("connector.cli.db", "db"),
+    ("connector.cli.install", "install"),
+    ("connector.cli.sync", "sync"),
+    ("connector.cli.score", "score"),
+    ("connector.cli.serve", "serve"),
+    ("connector.cli.worker", "worker"),
+    ("connector.cli.worker", "events"),
+    ("connector.cli.sync", "clock"),
+    ("connector.cli.sandbox", "sandbox"),
+    ("connector.cli.report", "report"),
+    ("connector.cli.report", "demo"),
+    ("connector.cli.rewards", "rewards"),
+    ("connector.cli.audit", "audit"),
 ]
 
 
@@ -53,9 +56,6 @@ class ConnectorGroup(click.Group):
 @click.version_option(package_name="advocate-connector")
 def cli() -> None:
     """Advocate connector: readiness scoring and a referral program for HubSpot."""
-    from connector.config import Settings
-    from connector.logs import configure_logging
-
     configure_logging(Settings.from_env())  # every command logs the same way, secrets redacted
 
 
@@ -64,5 +64,3 @@ def main() -> None:
     cli()
 
 
-if __name__ == "__main__":
-    main()

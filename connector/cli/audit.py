@@ -7,14 +7,8 @@ import json
 import click
 
 from connector.audit.trail import audit_trail, change_text
-from connector.config import Settings
+from connector.cli.wiring import build_runtime
 from connector.privacy.erasure import was_erased
-from connector.runtime import Runtime
-
-
-def build_runtime() -> Runtime:
-    """The runtime of a command, from the environment (tests replace it by monkeypatch)."""
-    return Runtime(Settings.from_env())
 
 
 @click.command()

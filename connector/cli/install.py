@@ -9,11 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from connector.config import Settings
+from connector.cli.installer import CONFLICT, CREATE, UP_TO_DATE, UPDATE, Installer, Plan
+from connector.cli.wiring import build_runtime
 from connector.errors import UserError
-from connector.hubspot.installer import CONFLICT, CREATE, UP_TO_DATE, UPDATE, Installer, Plan
 from connector.hubspot.retry import status_of
-from connector.runtime import Runtime
 
 # properties and groups, contact reads/writes, and workflows (flows and v2 enrollment)
 INSTALL_SCOPES = ("crm.schemas.contacts.read", "crm.schemas.contacts.write",
@@ -58,7 +57,7 @@ def render(plan: Plan, console: Console, title: str) -> None:
 @click.pass_context
 def install(ctx: click.Context, dry_run: bool) -> None:
     """Create the property group, the properties and the program's workflows in HubSpot."""
-    runtime = Runtime(Settings.from_env())
+    runtime = build_runtime()
     program = runtime.program if runtime.settings.program_path.exists() else None
     installer = Installer(runtime.gateway, runtime.property_schema, program)
     with scopes_explained():

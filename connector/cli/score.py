@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from connector.config import Settings
-from connector.runtime import Runtime
+from connector.cli.wiring import build_runtime
 from connector.scoring.explain import Explanation, explain_contact
 
 
@@ -51,7 +50,7 @@ def render(contact_id: str, explanation: Explanation, explain: bool) -> list[str
 @click.option("--explain", is_flag=True, help="Show every signal and guardrail behind the score.")
 def score(contact: str, explain: bool) -> None:
     """Score one contact (HubSpot id or email) live from HubSpot; nothing is written."""
-    runtime = Runtime(Settings.from_env())
+    runtime = build_runtime()
     mapping = runtime.mapping
     found = runtime.gateway.get_contact(contact.strip(), mapping.properties)
     if found is None:

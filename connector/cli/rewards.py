@@ -9,21 +9,15 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from connector.config import Settings
+from connector.cli.wiring import build_runtime
 from connector.db.models import RewardLedger
 from connector.db.session import transaction
 from connector.errors import UserError
-from connector.program.announce import announce_reward
 from connector.program.counters import number_text
-from connector.program.rewards import RewardDecisionError, decide_pending
-from connector.runtime import Runtime
+from connector.program.decisions import decide_reward
+from connector.program.rewards import RewardDecisionError
 
 STATUSES = ("granted", "pending_approval", "blocked", "held", "payable", "cancelled", "rejected")
-
-
-def build_runtime() -> Runtime:
-    """The runtime of a command, from the environment (tests replace it by monkeypatch)."""
-    return Runtime(Settings.from_env())
 
 
 def reward_row(ledger: RewardLedger) -> dict[str, object]:
@@ -68,14 +62,12 @@ def list_rewards(status: str | None, as_json: bool) -> None:
 
 def _decide(reward_id: int, *, approve: bool, reason: str | None) -> RewardLedger:
     runtime = build_runtime()
-    program = runtime.program  # validate the program file before touching the ledger
+    runtime.program  # noqa: B018 - the program file is validated before the ledger is touched
     by = f"cli:{getpass.getuser()}"
     try:
         with transaction(runtime.sessions) as session:
-            ledger = decide_pending(session, reward_id, approve=approve, by=by, reason=reason,
-                                    now=datetime.now(UTC), hold_days=program.hold_days)
-            if approve:  # enrollment and counters through the outbox, in this transaction
-                announce_reward(session, runtime, ledger)
+            ledger = decide_reward(session, runtime, reward_id, approve=approve, by=by,
+                                   reason=reason, now=datetime.now(UTC))
     except RewardDecisionError as exc:
         raise UserError(str(exc)) from None
     return ledger

@@ -13,8 +13,10 @@ from types import FrameType
 
 import click
 
-from connector.sync.passes import Progress
+from connector.cli.wiring import build_runtime
+from connector.sync.passes import Progress, run_sync
 from connector.sync.summary import SyncSummary
+from connector.worker.clock import build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,7 @@ def _progress() -> Iterator[Progress]:
 @click.option("--dry-run", is_flag=True, help="Write nothing; show what would change.")
 def sync(full: bool, dry_run: bool) -> None:
     """Score contacts and write the changed readiness and referral properties to HubSpot."""
-    from connector.config import Settings
-    from connector.runtime import Runtime
-    from connector.sync.passes import run_sync
-
-    runtime = Runtime(Settings.from_env())
+    runtime = build_runtime()
     with _progress() as progress:
         summary = run_sync(runtime, full=full, dry_run=dry_run, progress=progress)
     for line in summary.lines():
@@ -74,11 +72,7 @@ def sync(full: bool, dry_run: bool) -> None:
 @click.command()
 def clock() -> None:
     """Run the scheduled sync passes (one clock per deployment; a second one only skips)."""
-    from connector.config import Settings
-    from connector.runtime import Runtime
-    from connector.worker.clock import build_scheduler
-
-    runtime = Runtime(Settings.from_env())
+    runtime = build_runtime()
     scheduler = build_scheduler(runtime, blocking=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from connector.config import Settings
+from connector.cli.demo import run_demo
+from connector.cli.wiring import build_runtime
 from connector.errors import UserError
+from connector.report.render import print_report
 from connector.report.source import load_report
-from connector.runtime import Runtime
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -26,12 +27,10 @@ def report(as_json: bool, since: datetime | None, until: datetime | None) -> Non
     end = until.replace(tzinfo=UTC) + timedelta(days=1) if until else None
     if start and end and end <= start:
         raise UserError("--until is before --since")
-    numbers = load_report(Runtime(Settings.from_env()), start, end)
+    numbers = load_report(build_runtime(), start, end)
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
         return
-    from connector.report.render import print_report
-
     print_report(numbers)
 
 
@@ -43,6 +42,4 @@ def report(as_json: bool, since: datetime | None, until: datetime | None) -> Non
               help="Where to keep the demo database (default: a temporary directory).")
 def demo(serve: bool, contacts: int, directory: str | None) -> None:
     """Run the whole program locally: sandbox HubSpot, install, sync, weeks of life, report."""
-    from connector.report.demo import run_demo
-
     run_demo(serve=serve, contacts=contacts, directory=directory)

@@ -19,12 +19,15 @@ from typing import Any
 from rich.console import Console
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from connector.cli.story import Story
 from connector.config import Settings
 from connector.errors import UserError
+from connector.report.render import print_report
 from connector.report.source import load_report
-from connector.report.story import Story
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxConfig, SandboxHandle, run_in_thread
+from connector.web.app import create_app
+from connector.worker.loop import StopFlag, WorkerOptions, run_worker
 
 # generous limits: the demo shows the program, not HubSpot's throttling
 SANDBOX_LIMITS: dict[str, Any] = {
@@ -120,8 +123,6 @@ def start_world(world: DemoWorld, contacts: int, directory: Path) -> Runtime:
         log_format="text",
     )
     runtime = Runtime(settings)
-    from connector.web.app import create_app
-
     mount.app = create_app(runtime=runtime)
     return runtime
 
@@ -169,8 +170,6 @@ def next_steps(report: dict[str, Any], runtime: Runtime, *, serve: bool) -> list
 
 def serve_forever(world: DemoWorld, runtime: Runtime) -> None:
     """Keep everything up, with a worker handling webhooks, until Ctrl-C."""
-    from connector.worker.loop import StopFlag, WorkerOptions, run_worker
-
     stop = StopFlag()
     worker = threading.Thread(target=run_worker, args=(runtime,), name="demo-worker",
                               kwargs={"options": WorkerOptions(idle_sleep_s=0.5), "stop": stop},
@@ -212,8 +211,6 @@ def run_demo(*, serve: bool, contacts: int, directory: str | None,
         assert world.sandbox is not None
         Story(world.say, runtime, world.sandbox).play()
         report = load_report(runtime)
-        from connector.report.render import print_report
-
         world.console.print()
         print_report(report, world.console)
         world.say("demo finished")

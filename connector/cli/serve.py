@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import click
+from werkzeug.serving import run_simple
+
+from connector.cli.wiring import create_app
+from connector.config import Settings
 
 
 @click.command()
@@ -12,10 +14,7 @@ import click
 @click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
 def serve(host: str, port: int | None) -> None:
     """Run the web app with werkzeug (threaded); production runs the same factory in gunicorn."""
-    from werkzeug.serving import run_simple
-
-    from connector.web.app import create_app
-
-    app = create_app()
-    port = port if port is not None else int(os.environ.get("PORT", "8000"))
+    settings = Settings.from_env()
+    app = create_app(settings)
+    port = port if port is not None else settings.port
     run_simple(host, port, app, threaded=True, use_reloader=False)
