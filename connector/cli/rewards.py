@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import json
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy import select
 
+from connector.cli.output import print_rows
 from connector.cli.wiring import build_runtime
 from connector.db.models import RewardLedger
 from connector.db.session import transaction
@@ -48,16 +48,10 @@ def list_rewards(status: str | None, as_json: bool) -> None:
         if status:
             query = query.where(RewardLedger.status == status)
         rows = [reward_row(r) for r in session.scalars(query)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no rewards")
-        return
-    for row in rows:
-        click.echo(f"{row['id']:>6}  {row['status']:<16} {row['role']:<8} "
-                   f"contact {row['contact_id']:<12} {row['amount']} {row['unit']}  "
-                   f"{row['reason'] or ''}".rstrip())
+    print_rows(rows, as_json=as_json, empty="no rewards", line=lambda row: (
+        f"{row['id']:>6}  {row['status']:<16} {row['role']:<8} "
+        f"contact {row['contact_id']:<12} {row['amount']} {row['unit']}  "
+        f"{row['reason'] or ''}").rstrip())
 
 
 def _decide(reward_id: int, *, approve: bool, reason: str | None) -> RewardLedger:

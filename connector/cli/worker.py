@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import click
 
+from connector.cli.output import print_rows
 from connector.cli.wiring import build_runtime
 from connector.errors import UserError
 from connector.logs import configure_logging
@@ -48,16 +48,10 @@ def events() -> None:
 def list_command(status: str | None, limit: int, as_json: bool) -> None:
     """The newest events, with status, attempts and last error."""
     rows = list_events(build_runtime().engine, status=status, limit=limit)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no events")
-        return
-    for row in rows:
-        error = f"  {row['last_error']}" if row["last_error"] else ""
-        click.echo(f"{row['id']:>8}  {row['status']:<10} {row['attempts']:>2}x  "
-                   f"{row['subscription_type'] or '-':<28} {row['object_id'] or '-':<12}{error}")
+    print_rows(rows, as_json=as_json, empty="no events", line=lambda row: (
+        f"{row['id']:>8}  {row['status']:<10} {row['attempts']:>2}x  "
+        f"{row['subscription_type'] or '-':<28} {row['object_id'] or '-':<12}"
+        + (f"  {row['last_error']}" if row["last_error"] else "")))
 
 
 @events.command("replay")

@@ -100,10 +100,7 @@ def mark_failed(
 def inbox_counts(engine: Engine) -> dict[str, int]:
     """Events by status, for the metrics and the CLI."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-        ).all()
-    return {status: int(n) for status, n in rows}
+        return leases.status_counts(conn, InboxEvent)
 
 
 def prune_handled(engine: Engine, before: datetime, limit: int = 10_000) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from connector.db.models import InboxEvent, OutboxItem
 
@@ -45,3 +45,19 @@ def claim_due(
     )
     with engine.begin() as conn:
         return [tuple(row) for row in conn.execute(claim).all()]
+
+
+WAITING = ("pending", "processing")
+
+
+def status_counts(conn: Any, table: type[InboxEvent] | type[OutboxItem]) -> dict[str, int]:
+    """Rows of a queue table by status (on a connection or a session)."""
+    rows = conn.execute(select(table.status, func.count()).group_by(table.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def waiting_and_dead(conn: Any, table: type[InboxEvent] | type[OutboxItem]) -> dict[str, int]:
+    """Rows waiting (pending or being handled) and dead letters."""
+    by_status = status_counts(conn, table)
+    return {"backlog": sum(by_status.get(s, 0) for s in WAITING),
+            "dead": by_status.get("dead", 0)}

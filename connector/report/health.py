@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.db.models import ApiUsage, InboxEvent, OutboxItem, SyncCursor
+from connector.queue.leases import waiting_and_dead
 
-WAITING = ("pending", "processing")
 # the sync passes an admin reads; the `retry` cursor row only keeps the contacts to re-write
 PASSES = ("full", "incremental")
 RETRY_CURSOR = "retry"
@@ -37,26 +37,12 @@ def last_successful_sync(session: Session) -> datetime | None:
 
 def inbox_counts(session: Session) -> dict[str, int]:
     """Inbox events waiting (pending or being handled) and dead."""
-    rows = session.execute(
-        select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-    ).all()
-    by_status = {status: int(count) for status, count in rows}
-    return {
-        "backlog": sum(by_status.get(s, 0) for s in WAITING),
-        "dead": by_status.get("dead", 0),
-    }
+    return waiting_and_dead(session, InboxEvent)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
     """Outbox items (HubSpot writes and enrollments) waiting and dead."""
-    rows = session.execute(
-        select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
-    ).all()
-    by_status = {status: int(count) for status, count in rows}
-    return {
-        "backlog": sum(by_status.get(s, 0) for s in WAITING),
-        "dead": by_status.get("dead", 0),
-    }
+    return waiting_and_dead(session, OutboxItem)
 
 
 def api_calls(session: Session, now: datetime) -> dict[str, int]:
