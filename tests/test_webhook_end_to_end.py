@@ -41,9 +41,13 @@ def web_server(settings, sqlite_engine) -> Iterator[tuple[str, Runtime]]:
 
 
 @pytest.mark.slow
-def test_nps_change_updates_the_score_within_seconds(make_sandbox, web_server):
+@pytest.mark.parametrize("shape", ["legacy", "generic"])
+def test_nps_change_updates_the_score_within_seconds(make_sandbox, web_server, shape):
+    # legacy: contact.propertyChange (a legacy private app); generic: object.propertyChange
+    # with objectTypeId 0-1 (a developer-platform app's crmObjects subscription)
     base, web_runtime = web_server
-    handle = make_sandbox(webhook_url=base + "/webhooks/hubspot", client_secret="test-secret")
+    handle = make_sandbox(webhook_url=base + "/webhooks/hubspot", client_secret="test-secret",
+                          webhook_shape=shape)
     install_properties(handle, web_runtime.settings)
     runtime = Runtime(dataclasses.replace(web_runtime.settings, hubspot_base_url=handle.url,
                                           hubspot_access_token="sandbox-token"),
@@ -84,3 +88,6 @@ def test_nps_change_updates_the_score_within_seconds(make_sandbox, web_server):
     assert handle.stats()["requests"].get(SEARCH, 0) == searches  # no sync pass ran
     handled = list_events(runtime.engine, status="done")
     assert any(e["object_id"] == chosen for e in handled)
+    # stored as the legacy event it means, whichever shape HubSpot sent
+    assert {e["subscription_type"] for e in handled if e["object_id"] == chosen} == {
+        "contact.propertyChange"}

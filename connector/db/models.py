@@ -194,6 +194,19 @@ class RewardLedger(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class ActionCall(Base):
+    """One execution of a custom workflow action, answered once per HubSpot `callbackId`:
+    a retried execution gets the stored answer and changes nothing again."""
+
+    __tablename__ = "action_call"
+
+    callback_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    output: Mapped[dict[str, Any]] = mapped_column(JSON)  # HubSpot's outputFields
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     """Every write the connector made to HubSpot: contact, before/after, why."""
 

@@ -32,14 +32,31 @@ def recent_invitations(state: ContactState, now: datetime) -> list[str]:
 def can_invite(program: ProgramConfig, state: ContactState, tier: str, *, email: str | None,
                opted_out: bool, counters: Counters, now: datetime) -> bool:
     """Tier high enough, consent, outside the cooldown, under the yearly cap, not yet joined."""
-    if TIER_RANK.get(tier, 99) > TIER_RANK[program.min_tier] or opted_out or not email:
-        return False
+    return invitation_refusal(program, state, tier, email=email, opted_out=opted_out,
+                              counters=counters, now=now) is None
+
+
+def invitation_refusal(program: ProgramConfig, state: ContactState, tier: str, *,
+                       email: str | None, opted_out: bool, counters: Counters,
+                       now: datetime) -> str | None:
+    """Why the program would not invite the contact now, in words; None when it would."""
+    if tier == "excluded":
+        return "excluded by a guardrail"
+    if TIER_RANK.get(tier, 99) > TIER_RANK[program.min_tier]:
+        return f"tier {tier or 'unknown'} is below the program's minimum ({program.min_tier})"
+    if opted_out:
+        return "opted out of email"
+    if not email:
+        return "no email address"
     if counters.made > 0:  # already in the program: it refers, nobody needs to ask again
-        return False
+        return "already referring"
     invited_at = aware(state.invited_at)
     if invited_at is not None and now - invited_at < timedelta(days=program.cooldown_days):
-        return False
-    return len(recent_invitations(state, now)) < program.max_invitations_per_year
+        return (f"invited on {invited_at.date().isoformat()}: inside the "
+                f"{program.cooldown_days}-day cooldown")
+    if len(recent_invitations(state, now)) >= program.max_invitations_per_year:
+        return f"already invited {program.max_invitations_per_year} times in the last 365 days"
+    return None
 
 
 def invite(session: Session, program: ProgramConfig, state: ContactState, *,

@@ -44,6 +44,7 @@ class SandboxConfig:
     access_token: str = "sandbox-token"  # noqa: S105 - the sandbox's well-known demo token
     client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's well-known demo secret
     webhook_url: str | None = None
+    webhook_shape: str = "legacy"  # or "generic": a developer-platform app's object.* events
     rate_limit_per_10s: int = 100
     search_rate_per_s: float = 5.0  # HubSpot's documented search limit
     daily_limit: int = 250_000  # Free/Starter private apps
@@ -67,7 +68,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
             url=config.webhook_url, client_secret=config.client_secret,
             batch_size=config.webhook_batch_size, interval_s=config.webhook_interval_s,
             timeout_s=config.webhook_timeout_s, max_attempts=config.webhook_max_attempts,
-            retry_base_s=config.webhook_retry_base_s))
+            retry_base_s=config.webhook_retry_base_s, shape=config.webhook_shape))
     portal = Portal(PortalOptions(portal_id=config.portal_id, app_id=config.app_id,
                                   search_lag_s=config.search_lag_s,
                                   subscribed_properties=list(config.subscribed_properties)),

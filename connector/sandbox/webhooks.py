@@ -50,6 +50,25 @@ class DeliverySettings:
     timeout_s: float = 5.0
     max_attempts: int = 5
     retry_base_s: float = 0.5
+    # "legacy": contact.* / deal.* events, as a legacy private app's subscriptions send them;
+    # "generic": object.* with objectTypeId, as a developer-platform app's crmObjects send them
+    shape: str = "legacy"
+
+
+# the generic subscriptions' object type ids (developers.hubspot.com/changelog/
+# public-beta-generic-webhook-subscriptions); privacy deletion stays a hub event by its
+# legacy name (the webhooks-hsmeta `hubEvents` list)
+GENERIC_TYPE_IDS = {"contact": "0-1", "deal": "0-3"}
+HUB_EVENTS = ("contact.privacyDeletion",)
+
+
+def generic_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A legacy `contact.propertyChange` event as the generic `object.propertyChange` one."""
+    kind = str(event.get("subscriptionType", ""))
+    name, _, action = kind.partition(".")
+    if kind in HUB_EVENTS or name not in GENERIC_TYPE_IDS:
+        return event
+    return {**event, "subscriptionType": f"object.{action}", "objectTypeId": GENERIC_TYPE_IDS[name]}
 
 
 class WebhookSender:
@@ -118,7 +137,8 @@ class WebhookSender:
             return due
 
     def _deliver(self, attempt: int, batch: list[dict[str, Any]]) -> None:
-        body = json.dumps([{**event, "attemptNumber": attempt} for event in batch])
+        shaped = batch if self.settings.shape == "legacy" else [generic_event(e) for e in batch]
+        body = json.dumps([{**event, "attemptNumber": attempt} for event in shaped])
         stamp = now_ms()
         secret = self.settings.client_secret
         headers = {

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.logs import configure_logging
 from connector.runtime import Runtime
-from connector.web import dashboard, ops, webhooks
+from connector.web import dashboard, hubspot_app, ops, webhooks
 from connector.web.current import EXTENSION
 
 
@@ -28,4 +28,5 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(hubspot_app.bp)
     return app

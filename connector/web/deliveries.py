@@ -20,8 +20,16 @@ _KEPT_FIELDS = frozenset((
     "eventId", "subscriptionId", "portalId", "appId", "occurredAt", "subscriptionType",
     "eventType", "attemptNumber", "objectId", "propertyName", "changeSource", "changeFlag",
     "primaryObjectId", "mergedObjectIds", "newObjectId", "numberOfPropertiesMoved",
+    "objectTypeId", "sourceId",
 ))
 _KEPT_OR_VALUE = _KEPT_FIELDS | {"propertyValue"}
+# developer-platform apps subscribe generically (`object.creation`, `object.propertyChange`,
+# `object.deletion`, `object.merge`, ...) and name the object in `objectTypeId`
+# (developers.hubspot.com/changelog/public-beta-generic-webhook-subscriptions): they are
+# stored as the legacy `contact.*` / `deal.*` events they mean, and handled exactly alike.
+# The docs list no generic privacy deletion (it stays `contact.privacyDeletion`, a hub
+# event); an `object.privacyDeletion` on contacts is read the same way should one come.
+GENERIC_OBJECTS = {"0-1": "contact", "0-3": "deal"}
 
 
 class BadEvents(ValueError):
@@ -96,6 +104,8 @@ def _hubspot_events(events: Any) -> list[NewEvent]:
         kind = event.get("subscriptionType", event.get("eventType"))
         if not isinstance(kind, str) or not kind or len(kind) > 64:
             raise BadEvents(f"event {index} has no subscriptionType")
+        if kind.startswith("object."):
+            kind = legacy_kind(kind, event.get("objectTypeId"))
         event_id = _id(event.get("eventId"), f"event {index} eventId")
         object_id = _id(event.get("objectId"), f"event {index} objectId", required=False)
         occurred = event.get("occurredAt")
@@ -114,6 +124,13 @@ def _hubspot_events(events: Any) -> list[NewEvent]:
             parsed[key] = NewEvent(key, event_id, "hubspot", kind, object_id, occurred_at,
                                    payload, occurred_ms)
     return list(parsed.values())
+
+
+def legacy_kind(kind: str, object_type_id: Any) -> str:
+    """`object.propertyChange` of objectTypeId 0-1 -> `contact.propertyChange`; other objects
+    keep their generic name (the worker ignores them)."""
+    name = GENERIC_OBJECTS.get(str(object_type_id)) if object_type_id is not None else None
+    return f"{name}.{kind[len('object.'):]}" if name else kind
 
 
 def parse_workflow_event(name: str, body: bytes) -> NewEvent:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
-from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.metrics import WEBHOOK_EVENTS
 from connector.queue.inbox import backlog, store_events
@@ -20,12 +17,11 @@ from connector.web.deliveries import (
     parse_hubspot_events,
     parse_workflow_event,
 )
-from connector.web.signatures import SignatureError, verify_signature
+from connector.web.inbound import raw_body, signature_problem
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
-MAX_BODY = 1024 * 1024
 # workflow actions are shed with 429 above this backlog: HubSpot retries a 429 and honours its
 # Retry-After, in milliseconds (knowledge.hubspot.com "Use webhooks with HubSpot workflows")
 SHED_BACKLOG = 50_000
@@ -38,50 +34,13 @@ def _answer(status: int, outcome: str, count: int = 1, reason: str = "") -> Resp
     return Response(reason, status=status, mimetype="text/plain")
 
 
-def public_url() -> str:
-    """The URL HubSpot signed: CONNECTOR_PUBLIC_URL + path + query, else the proxied request URL.
-
-    CONNECTOR_PUBLIC_URL is where HubSpot reaches the app, any path prefix included, so the
-    prefix a proxy announces (X-Forwarded-Prefix, the script root) is not added twice.
-    """
-    base = runtime_of(current_app).settings.public_url
-    if not base:
-        return request.url  # ProxyFix has rebuilt scheme, host and prefix from X-Forwarded-*
-    query = request.query_string.decode("latin-1")
-    path = quote(request.path, safe="/!$&'()*+,:;=@%~")
-    return base + path + (f"?{query}" if query else "")
-
-
-def _raw_body() -> bytes | None:
-    """The raw body, or None when it is over the 1 MiB limit."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    try:
-        return request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        return None
-
-
-def _verify(body: bytes) -> str | None:
-    """None when the request carries HubSpot's signature with our secret, else why not."""
-    try:
-        verify_signature(
-            method=request.method, url=public_url(), body=body, headers=dict(request.headers),
-            secret=runtime_of(current_app).settings.hubspot_client_secret or "",
-            now_ms=int(time.time() * 1000),
-        )
-    except SignatureError as exc:
-        return str(exc)
-    return None
-
-
 @bp.post("/webhooks/hubspot")
 def hubspot_events() -> Response:
     """App webhooks: a JSON array of events, stored durably before the 204."""
-    body = _raw_body()
+    body = raw_body()
     if body is None:
         return _answer(413, "rejected_size", reason="body over 1 MiB")
-    problem = _verify(body)
+    problem = signature_problem(body)
     if problem:
         log.warning("webhook rejected: %s", problem)
         return _answer(401, "rejected_signature", reason="bad signature")
@@ -108,7 +67,7 @@ def _workflow_authenticated(body: bytes) -> bool:
     we accept the header `X-Connector-Key`, `Authorization: Bearer <key>` or the query `key`.
     """
     if request.headers.get("X-HubSpot-Signature") or request.headers.get("X-HubSpot-Signature-v3"):
-        return _verify(body) is None
+        return signature_problem(body) is None
     expected = runtime_of(current_app).settings.workflow_webhook_key
     if not expected:
         return False
@@ -124,7 +83,7 @@ def _workflow_authenticated(body: bytes) -> bool:
 @bp.post("/webhooks/workflow/<name>")
 def workflow_action(name: str) -> Response:
     """Workflow "Send a webhook" milestone: the record's properties; re-scored by the worker."""
-    body = _raw_body()
+    body = raw_body()
     if body is None:
         return _answer(413, "rejected_size", reason="body over 1 MiB")
     if not _workflow_authenticated(body):
