@@ -15,7 +15,7 @@ from connector.db.models import utcnow
 from connector.errors import UserError
 from connector.queue.inbox import MAX_ATTEMPTS, prune_handled
 from connector.sync import flush
-from connector.worker.clock import build_scheduler
+from connector.worker import clock
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class StopFlag:
 
 def _start_clock(runtime: Runtime) -> Any:
     """The clock's scheduler, running in this process (for single-process SQLite setups)."""
-    scheduler = build_scheduler(runtime, blocking=False)
+    scheduler = clock.build_scheduler(runtime, blocking=False)  # on the module: tests fake it
     scheduler.start()
     return scheduler
 
