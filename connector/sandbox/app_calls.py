@@ -49,14 +49,15 @@ def sign_v2(secret: str, method: str, uri: str, body: str) -> str:
 
 
 def fetch_card(base_url: str, contact_id: str, secret: str, *, timeout_s: float = 15.0,
-               timestamp_ms: int | None = None) -> requests.Response:
+               timestamp_ms: int | None = None,
+               session: requests.Session | None = None) -> requests.Response:
     """The card's `hubspot.fetch` for one contact (HubSpot's default timeout is 15 s)."""
     query = urlencode({**USER, "appId": APP_ID, "portalId": PORTAL_ID})
     url = f"{base_url.rstrip('/')}/app/card/contacts/{contact_id}?{query}"
     stamp = timestamp_ms if timestamp_ms is not None else now_ms()
     headers = {"X-HubSpot-Signature-v3": sign_v3(secret, "GET", v3_uri(url), "", stamp),
                "X-HubSpot-Request-Timestamp": str(stamp), "Accept": "application/json"}
-    return requests.get(url, headers=headers, timeout=timeout_s)
+    return (session or requests).get(url, headers=headers, timeout=timeout_s)
 
 
 def action_payload(contact_id: str, callback_id: str | None = None,
