@@ -68,7 +68,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -79,6 +79,7 @@ from connector.errors import UserError
 from connector.payouts import exactjson
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENV_API_KEY = "TREMENDOUS_API_KEY"
 ENV_BASE_URL = "TREMENDOUS_BASE_URL"
@@ -90,6 +91,7 @@ BALANCE = "balance"
 DELIVERY_METHODS = ("EMAIL", "LINK", "PHONE")
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 RATE_LIMIT_MIN_WAIT_S = 1.0
+RATE_LIMIT_MAX_WAIT_S = 60.0  # a Retry-After beyond this is cut short: the job runs again
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"[^\s@<>\"',;:]+@[^\s@<>\"',;:]+")
 
@@ -226,7 +228,7 @@ class TremendousClient:
         """Close the HTTP session's connections."""
         self._session.close()
 
-    # -- the three calls -------------------------------------------------------------------
+    # -- the calls -------------------------------------------------------------------------
 
     def place_order(self, *, idempotency_key: str, amount: Decimal, currency: str,
                     recipient_name: str, recipient_email: str,
@@ -266,13 +268,7 @@ class TremendousClient:
         body = {"external_id": idempotency_key,
                 "payment": {"funding_source_id": funding_source_id or self.funding_source_id},
                 "reward": reward}
-        answer = self._call("POST", "/orders", body=exactjson.dumps(body))
-        order = _order(answer.get("order"))
-        if order is None:
-            # a 2xx without an order: the docs' 202 ("will be created asynchronously") or a
-            # body we cannot read; the key makes trying again (or looking it up) safe
-            raise ProviderUnavailable(
-                f"Tremendous answered order {idempotency_key} without an order in the body")
+        order = self._call("POST", "/orders", _placed, body=exactjson.dumps(body).encode())
         log.info("tremendous order %s for %s: %s", order.id, idempotency_key, order.status)
         return order
 
@@ -283,13 +279,9 @@ class TremendousClient:
         before anything else is done with it.
         """
         _check_key(key)
-        answer = self._call("GET", "/orders", params={"external_id": key})
-        raw = answer.get("orders")
-        if not isinstance(raw, list):
-            raise ProviderUnavailable("Tremendous answered the order list without `orders`")
+        listed = self._call("GET", "/orders", _listed, params={"external_id": key})
         # "Only return results with a matching external_id": matched again here, exactly
-        found = [order for order in map(_order, raw)
-                 if order is not None and order.external_id == key]
+        found = [order for order in listed if order.external_id == key]
         if len(found) > 1:
             raise ProviderError(f"Tremendous holds {len(found)} orders under external_id "
                                 f"{key}: {', '.join(o.id for o in found)}")
@@ -299,27 +291,28 @@ class TremendousClient:
         """One order by its Tremendous id (or external_id, as the docs allow); None on 404."""
         _check_key(order_id)
         try:
-            answer = self._call("GET", f"/orders/{quote(order_id, safe='')}")
+            return self._call("GET", f"/orders/{quote(order_id, safe='')}", _placed)
         except ProviderRejected as exc:
             if exc.status == 404:
                 return None
             raise
-        return _order(answer.get("order"))
 
     def check_credentials(self) -> None:
         """One cheap authenticated call; raises CredentialsRejected when the key is refused."""
-        self._call("GET", "/orders", params={"limit": 1})
+        self._call("GET", "/orders", _listed, params={"limit": 1})
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, body: str | None = None,
-              params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, read: Callable[[dict[str, Any]], T], *,
+              body: bytes | None = None, params: Mapping[str, Any] | None = None) -> T:
+        """One call, retried while the provider is unavailable; `read` turns the 2xx body
+        into the result (and may itself find the answer unusable: ProviderUnavailable)."""
         retrying = Retrying(
             retry=retry_if_exception_type(ProviderUnavailable),
             stop=stop_after_attempt(max(1, self.retry.attempts)),
             wait=self._wait, reraise=True, before_sleep=_log_retry(method, path),
             sleep=self._sleep or time.sleep)
-        return retrying(self._once, method, path, body, params)
+        return retrying(lambda: read(self._once(method, path, body, params)))
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(multiplier=self.retry.initial_wait_s,
@@ -327,11 +320,11 @@ class TremendousClient:
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, ProviderUnavailable) and exc.status == 429:
             if exc.retry_after is not None:
-                return exc.retry_after
+                return min(exc.retry_after, RATE_LIMIT_MAX_WAIT_S)
             return max(RATE_LIMIT_MIN_WAIT_S, backoff)
         return backoff
 
-    def _once(self, method: str, path: str, body: str | None,
+    def _once(self, method: str, path: str, body: bytes | None,
               params: Mapping[str, Any] | None) -> dict[str, Any]:
         url = self.base_url + path
         try:
@@ -437,6 +430,24 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, float(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+def _placed(answer: dict[str, Any]) -> Order:
+    """The order of a create or retrieve answer."""
+    order = _order(answer.get("order"))
+    if order is None:
+        # a 2xx without an order: the docs' 202 ("will be created asynchronously") or a
+        # body we cannot read; the external_id makes trying again safe
+        raise ProviderUnavailable("Tremendous answered without an order in the body")
+    return order
+
+
+def _listed(answer: dict[str, Any]) -> list[Order]:
+    """The orders of a list answer."""
+    raw = answer.get("orders")
+    if not isinstance(raw, list):
+        raise ProviderUnavailable("Tremendous answered the order list without `orders`")
+    return [order for order in map(_order, raw) if order is not None]
 
 
 def _order(raw: Any) -> Order | None:
