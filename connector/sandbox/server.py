@@ -19,6 +19,7 @@ from connector.sandbox import (
     api_control,
     api_properties,
     deals_api,
+    payouts_api,
 )
 from connector.sandbox.errors import HubSpotError, error_body
 from connector.sandbox.limits import Limits
@@ -83,6 +84,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     for module in (api_properties, api_contacts, api_automation, api_control, deals_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(deals_api.control)
+    payouts_api.register(app, seed=config.seed)  # the gift-card provider (Tremendous)
     app.before_request(_guard)
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
@@ -91,7 +93,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
 
 
 def _guard() -> Response | None:
-    if request.path.startswith("/_sandbox"):
+    if request.path.startswith(("/_sandbox", payouts_api.PREFIX)):  # the provider checks its own
         return None
     current = state()
     g.sandbox_api = True
