@@ -1,0 +1,1 @@
+"""The HubSpot developer project of the connector (`hubspot-app/`), rendered for one deployment."""
