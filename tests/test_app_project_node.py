@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.appproject.render import TEMPLATE_DIR, render_project, subscribed_properties
+from connector.cli.app_project import TEMPLATE_DIR, render_project, subscribed_properties
 from connector.hubspot.schema import load_property_schema
 from connector.program.config import load_program
 from connector.scoring.mapping import load_mapping

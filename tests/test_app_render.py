@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connector.appproject.render import (
+from connector.cli.app_project import (
     AUTOMATION_SCOPE,
     DEAL_SCOPE,
     TEMPLATE_DIR,
@@ -238,3 +238,22 @@ def test_a_blank_property_name_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(AppRenderError, match="contact property"):
         render_project(TEMPLATE_DIR, tmp_path / "out", URL, contact_properties=[" "],
                        deal_mode=False)
+
+
+def test_connector_app_render_writes_the_project_from_this_deployment(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import cli
+
+    out = tmp_path / "project"
+    result = CliRunner().invoke(cli, ["app", "render", "--public-url",
+                                      "https://advocate.example.com", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    hooks = json.loads(next(out.rglob("webhooks-hsmeta.json")).read_text())
+    assert hooks["config"]["settings"]["targetUrl"] == (
+        "https://advocate.example.com/webhooks/hubspot")
+    refused = CliRunner().invoke(cli, ["app", "render", "--public-url", "http://plain.example",
+                                       "--out", str(tmp_path / "other")])
+    assert refused.exit_code == 2
+    assert refused.output.count("\n") == 1 and refused.output.startswith("error: ")
+    assert not (tmp_path / "other").exists()

@@ -27,6 +27,7 @@ COMMANDS = [
     ("connector.cli.report", "demo"),
     ("connector.cli.rewards", "rewards"),
     ("connector.cli.audit", "audit"),
+    ("connector.cli.app", "app"),
 ]
 
 

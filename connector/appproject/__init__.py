@@ -1,1 +1,0 @@
-"""The HubSpot developer project of the connector (`hubspot-app/`), rendered for one deployment."""
