@@ -102,11 +102,15 @@ class Settings:
     port: int = 8000
     prometheus_multiproc_dir: str | None = None
     db_pre_ping: bool = True
+    # the gift-card provider (reward payouts); the sandbox URL by default, so nothing spends
+    # real money until TREMENDOUS_BASE_URL says so
+    tremendous_api_key: str | None = None
+    tremendous_base_url: str = "https://testflight.tremendous.com/api/v2"
     request_timeout: tuple[float, float] = field(default=(5.0, 30.0))
 
     def __repr__(self) -> str:
         hidden = {"hubspot_access_token", "hubspot_client_secret", "dashboard_token",
-                  "workflow_webhook_key"}
+                  "workflow_webhook_key", "tremendous_api_key"}
         parts = []
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
@@ -149,6 +153,9 @@ class Settings:
             port=_int(env, "PORT", 8000),
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
             db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),
+            tremendous_api_key=env.get("TREMENDOUS_API_KEY", "").strip() or None,
+            tremendous_base_url=_url(env, "TREMENDOUS_BASE_URL", None)
+            or cls.tremendous_base_url,
         )
 
     def require_token(self) -> str:

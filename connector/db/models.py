@@ -186,12 +186,22 @@ class RewardLedger(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     unit: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200))
-    # granted, pending_approval, blocked, held, payable, cancelled, rejected
+    # granted, pending_approval, blocked, held, payable, sending, paid, failed, cancelled,
+    # rejected
     status: Mapped[str] = mapped_column(String(24), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    # the payout: its idempotency key (derived from this row, written before the provider is
+    # called), who pays, the provider's (or a person's) reference, tries and the next one
+    payout_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payout_provider: Mapped[str | None] = mapped_column(String(32))
+    payout_reference: Mapped[str | None] = mapped_column(String(128))
+    payout_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payout_next_at: Mapped[datetime | None]
+    payout_error: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None]
 
 
 class ActionCall(Base):

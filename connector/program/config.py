@@ -14,6 +14,7 @@ INVITABLE_TIERS = ("champion", "ready")
 STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "reward_friend")
 PERIODS = ("month", "quarter", "year")
 SAME_DOMAIN_RULES = ("allow", "review", "reject")
+PAYOUT_PROVIDERS = ("manual", "tremendous")
 
 
 class ProgramConfigError(UserError):
@@ -62,6 +63,12 @@ class ProgramConfig:
     disposable_domains: frozenset[str] = frozenset()
     enrollment_mode: str = "property"
     workflows: dict[str, Workflow] = field(default_factory=dict)
+    # who pays each role's reward: `manual` (a person, recorded with `rewards paid`) or
+    # `tremendous` (a gift card order); above `payout_daily_limit` a day, rewards wait
+    payout_providers: dict[str, str] = field(
+        default_factory=lambda: {"advocate": "manual", "friend": "manual"})
+    payout_daily_limit: Decimal | None = None
+    tremendous_campaign_id: str | None = None
 
     def link(self, code: str) -> str:
         """The advocate's referral link."""
@@ -185,7 +192,21 @@ def _build(r: _Reader) -> ProgramConfig:
             str(d).strip().lower() for d in r.get("fraud.disposable_domains", []) or []),
         enrollment_mode=enrollment_mode,
         workflows={step: _workflow(r, step, enrollment_mode) for step in STEPS},
+        **_payouts(r),
     )
+
+
+def _payouts(r: _Reader) -> dict[str, Any]:
+    providers = {role: r.choice(f"payouts.{role}.provider", "manual", PAYOUT_PROVIDERS)
+                 for role in ("advocate", "friend")}
+    limit = r.get("payouts.daily_limit")
+    campaign = r.get("payouts.tremendous.campaign_id")
+    if "tremendous" in providers.values() and not (isinstance(campaign, str) and campaign.strip()):
+        raise r.fail("payouts.tremendous.campaign_id",
+                     "a Tremendous campaign id is needed to pay rewards through Tremendous")
+    return {"payout_providers": providers,
+            "payout_daily_limit": None if limit is None else r.amount("payouts.daily_limit", limit),
+            "tremendous_campaign_id": campaign.strip() if isinstance(campaign, str) else None}
 
 
 def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
