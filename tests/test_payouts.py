@@ -270,7 +270,8 @@ def test_a_payout_process_killed_anywhere_pays_each_reward_once(
     assert kills >= 5, "the test killed too few payout processes to mean anything"
     # some kills fell between the provider's answer and the commit: the next run asked again
     # with the same key and the provider answered with the order it had
-    replays = requests.get(f"{handle.url}/_sandbox/payouts/stats", timeout=5).json().get("orders_replayed", 0)
+    stats = requests.get(f"{handle.url}/_sandbox/payouts/stats", timeout=5).json()
+    replays = stats.get("orders_replayed", 0)
     assert replays >= 1
     rows = ledger(runtime)
     assert {rows[i].status for i in ids} == {"paid"}
