@@ -16,7 +16,8 @@ from connector.program.store import insert_once
 
 OPEN = ("attributed", "review")
 UNDECIDED = ("pending_approval", "blocked")  # what `connector rewards approve|reject` decides
-COUNTS_TOWARDS_CAP = ("granted", "held", "payable", "pending_approval")
+COUNTS_TOWARDS_CAP = ("granted", "held", "payable", "sending", "paid", "failed",
+                      "pending_approval")
 # what an undone conversion or a removal still cancels; `payable` has passed its hold
 UNPAID = ("pending_approval", "blocked", "held")
 

@@ -18,13 +18,13 @@ TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
 # ledger states grouped the way an admin reads them
 REWARD_GROUPS = {
     # held: granted, inside its hold period (counted as earned, as on the contact)
-    "granted": ("granted", "held", "payable"),
+    "granted": ("granted", "held", "payable", "sending", "paid", "failed"),
     "pending": ("pending_approval",),
     "blocked": ("blocked", "rejected"),
     "cancelled": ("cancelled",),
 }
 # the earned rewards one by one: inside the hold period, payable, or granted before holds existed
-EARNED_STATES = ("held", "payable", "granted")
+EARNED_STATES = ("held", "payable", "sending", "paid", "failed", "granted")
 JOINED_STATES = ("joined", "active")
 TOP_ADVOCATES = 10
 
