@@ -85,3 +85,35 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_program(write(tmp_path, "a: [1,\n"))
     with pytest.raises(ProgramConfigError, match="expected a mapping"):
         load_program(write(tmp_path, "- 1\n"))
+
+
+def test_the_report_names_where_referral_revenue_comes_from() -> None:
+    import dataclasses
+
+    from connector.program.config import ProgramConfig
+
+    lifecycle = ProgramConfig()
+    assert lifecycle.revenue_source == "the referred contact's total_revenue at conversion"
+    deals = dataclasses.replace(lifecycle, conversion_mode="deal_closed_won")
+    assert deals.revenue_source == "the amount of the deal that converted the referral"
+
+
+def test_payouts_need_a_campaign_for_tremendous(tmp_path) -> None:
+    from connector.program.config import ProgramConfigError, load_program
+
+    from connector.config import PROJECT_ROOT
+
+    shipped = (PROJECT_ROOT / "workflows" / "program.yaml").read_text()
+    rest = shipped[:shipped.index("\npayouts:")]
+    path = tmp_path / "program.yaml"
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: tremendous}\n")
+    with pytest.raises(ProgramConfigError, match="payouts.tremendous.campaign_id"):
+        load_program(path)
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: paypal}\n")
+    with pytest.raises(ProgramConfigError, match="payouts.advocate.provider"):
+        load_program(path)
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: tremendous}\n"
+                    "  daily_limit: 250\n  tremendous: {campaign_id: CAMPAIGN1}\n")
+    program = load_program(path)
+    assert program.payout_providers == {"advocate": "tremendous", "friend": "manual"}
+    assert str(program.payout_daily_limit) == "250"

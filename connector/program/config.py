@@ -77,6 +77,8 @@ class ProgramConfig:
     @property
     def revenue_source(self) -> str:
         """Where referral revenue comes from, in words (the report prints it)."""
+        if self.conversion_mode == "deal_closed_won":
+            return "the amount of the deal that converted the referral"
         return f"the referred contact's {self.revenue_property} at conversion"
 
     def trigger_properties(self) -> list[str]:
