@@ -99,9 +99,8 @@ def test_the_report_names_where_referral_revenue_comes_from() -> None:
 
 
 def test_payouts_need_a_campaign_for_tremendous(tmp_path) -> None:
-    from connector.program.config import ProgramConfigError, load_program
-
     from connector.config import PROJECT_ROOT
+    from connector.program.config import ProgramConfigError, load_program
 
     shipped = (PROJECT_ROOT / "workflows" / "program.yaml").read_text()
     rest = shipped[:shipped.index("\npayouts:")]
