@@ -127,6 +127,18 @@ def _pending_approval(rows: list[RewardLedger]) -> list[dict[str, Any]]:
     ]
 
 
+def _to_pay(rows: list[RewardLedger], manual_roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What a person has to pay: payable rewards of the roles paid by hand, and payouts that
+    failed (with the provider's reason)."""
+    return [
+        {"id": r.id, "role": r.role, "contact_id": r.contact_id, "amount": _money(r.amount),
+         "unit": r.unit, "label": r.label, "status": r.status,
+         "reason": r.payout_error if r.status == "failed" else None}
+        for r in rows
+        if r.status == "failed" or (r.status == "payable" and r.role in manual_roles)
+    ]
+
+
 def _converted(referral: Referral) -> bool:
     """Converted inside the window and not cancelled since (expired conversions earn nothing)."""
     return referral.status == "converted"
@@ -194,7 +206,7 @@ def _weekly(referrals: list[Referral], converted_rows: list[Referral]) -> list[d
 def build_report(session: Session, since: datetime | None = None, until: datetime | None = None,
                  *, now: datetime | None = None, min_tier: str = "ready",
                  revenue_source: str = "referral revenue recorded at conversion",
-                 top: int = TOP_ADVOCATES) -> dict[str, Any]:
+                 top: int = TOP_ADVOCATES, manual_roles: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every number of the program for [since, until) (all time by default), JSON-ready."""
     now = now or datetime.now(UTC)
     tiers = tier_counts(session)
@@ -249,6 +261,7 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
         "rewards": rewards,
         "rewards_granted_by_state": _earned_states(reward_rows),
         "rewards_pending_approval": _pending_approval(reward_rows),
+        "rewards_to_pay": _to_pay(reward_rows, manual_roles),
         "top_advocates": _top_advocates(session, referrals, reward_rows, top),
         "weekly": _weekly(referrals, converted_in_period),
         "data_quality": data_quality(session),

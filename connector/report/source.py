@@ -19,7 +19,9 @@ class ReportUnavailable(UserError):
 def program_options(runtime: Runtime) -> dict[str, Any]:
     """The report's knobs that come from the program config."""
     program = runtime.program
-    return {"min_tier": program.min_tier, "revenue_source": program.revenue_source}
+    manual = tuple(role for role, name in program.payout_providers.items() if name == "manual")
+    return {"min_tier": program.min_tier, "revenue_source": program.revenue_source,
+            "manual_roles": manual}
 
 
 def load_report(runtime: Runtime, since: datetime | None = None,

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from connector.db.session import transaction
 from connector.program.decisions import decide_reward
+from connector.program.payouts import mark_paid
 from connector.program.rewards import RewardDecisionError
 from connector.queue.inbox import replay
 from connector.report.source import ReportUnavailable, load_report
@@ -279,6 +280,22 @@ def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
     except RewardDecisionError as exc:
         return _conflict(str(exc))
     return _done(f"Reward {reward_id} rejected.")
+
+
+@bp.post("/rewards/<int:reward_id>/paid")
+def mark_reward_paid(reward_id: int) -> tuple[str, int] | BaseResponse:
+    """Record a reward paid by hand, as `connector rewards paid` does."""
+    access, refused = _guard_action()
+    if refused is not None:
+        return refused
+    reference = request.form.get("reference", "").strip()[:128] or "manual"
+    runtime = runtime_of(current_app)
+    with transaction(runtime.sessions) as session:
+        done = mark_paid(session, runtime, reward_id, reference=reference,
+                         now=datetime.now(UTC), by=f"dashboard:{access}")
+    if not done:
+        return _conflict(f"reward {reward_id} is not waiting to be paid")
+    return _done(f"Reward {reward_id} recorded as paid.")
 
 
 @bp.post("/events/<int:event_id>/replay")
