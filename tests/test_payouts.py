@@ -28,6 +28,7 @@ from connector.cli import rewards as rewards_command
 from connector.db.models import OutboxItem, RewardLedger
 from connector.errors import UserError
 from connector.runtime import Runtime
+from connector.sync.flush import flush_outbox
 from connector.worker import loop
 from connector.worker.payouts import pay_rewards
 
@@ -62,9 +63,13 @@ def test_payable_rewards_are_paid_once_each(sync_setup: SyncSetup) -> None:
     assert len(provider_orders(handle)) == 5
     with runtime.sessions() as session:  # the contacts hear of it in the usual batch writes
         items = session.scalars(select(OutboxItem).where(
-            OutboxItem.idempotency_key.like("props:paid:%"))).all()
+            OutboxItem.idempotency_key.like("props:reward_advocate:%.paid"))).all()
     assert {i.payload["properties"]["referral_rewards_paid"] for i in items} == {"50"}
+    assert all(i.payload["properties"]["referral_reward_trigger"] for i in items)
     assert len(items) == 5
+    flush_outbox(runtime)  # the advocate's record in HubSpot: paid, and its workflow's trigger
+    record = handle.portal.get_contact(rows[ids[0]].contact_id).properties
+    assert record["referral_rewards_paid"] == "50" and record["referral_reward_trigger"]
 
 
 def test_timeouts_after_accepting_and_5xx_never_double(sync_setup: SyncSetup) -> None:
@@ -211,6 +216,7 @@ from datetime import UTC, datetime, timedelta
 from connector.config import Settings
 from connector.payouts.tremendous import RetryPolicy, TremendousClient
 from connector.runtime import Runtime
+from connector.sync.flush import flush_outbox
 from connector.worker.payouts import pay_rewards
 
 def client(runtime):

@@ -135,10 +135,10 @@ def _announce(session: Session, setup: ProgramSetup, referral: Referral,
     reward travels in outbox items like the advocate's.
     """
     announce_conversion(session, setup, referral,
-                        [r for r in granted if r.role != "friend"], friend_email=None)
+                        [r for r in granted if r.role != "friend"])
     for ledger in granted:
         if ledger.role == "friend" and ledger.status not in rewards.UNDECIDED:
-            announce_reward(session, setup, ledger)
+            announce_reward(session, setup, ledger)  # the friend's counters
 
 
 def _undo_reason(deal: Deal) -> str:

@@ -91,7 +91,7 @@ def on_contact(
             touched(page, locked)
             if locked.status == "converted" and rewards:
                 state.email = email or state.email
-                announce_conversion(session, setup, locked, rewards, friend_email=email)
+                announce_conversion(session, setup, locked, rewards)
     elif (referral is not None and referral.status == "converted"
           and program.conversion_mode == "lifecycle_stage"
           and claim.stage in STAGES_BEFORE_CUSTOMER):

@@ -20,10 +20,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import RewardLedger
+from connector.program.announce import announce_paid
 from connector.program.config import ProgramConfig
 from connector.program.counters import number_text
 from connector.program.setup import ProgramSetup
-from connector.queue.outbox import enqueue
 
 LEASE = timedelta(minutes=2)  # a payout call (with its retries) ends well within this
 MAX_ATTEMPTS = 6
@@ -137,16 +137,16 @@ def record_paid(session: Session, ledger_id: int, *, reference: str, now: dateti
 
 def mark_paid(session: Session, setup: ProgramSetup, ledger_id: int, *, reference: str,
               now: datetime, by: str | None = None) -> bool:
-    """Record the payment once and tell HubSpot the contact's `referral_rewards_paid`
-    (through the outbox); False when the reward was not waiting to be paid."""
+    """Record the payment once and tell HubSpot through the outbox: the reward workflow's
+    trigger (or enrollment) and `referral_rewards_paid`; False when the reward was not
+    waiting to be paid."""
     if not record_paid(session, ledger_id, reference=reference, now=now, by=by):
         return False
     ledger = session.get(RewardLedger, ledger_id, populate_existing=True)
     assert ledger is not None
     total = number_text(paid_total(session, ledger.contact_id))
-    enqueue(session, key=f"props:paid:{ledger.contact_id}:{ledger_id}", kind="properties",
-            contact_id=ledger.contact_id,
-            payload={"properties": {setup.property_schema.name("referral_rewards_paid"): total}})
+    announce_paid(session, setup, ledger,
+                  {setup.property_schema.name("referral_rewards_paid"): total})
     return True
 
 
