@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connector.scoring.guardrails import Guardrail
-    from connector.scoring.mapping import Signal
+    from connector.scoring.signal import Signal
 
 # a contribution that rounds to +0 says nothing to a marketer
 MIN_REASON_POINTS = 0.5

@@ -14,8 +14,9 @@ from connector.scoring.guardrails import Check, Guardrail, build_guardrail
 from connector.scoring.kernel import Kernel, build_kernel
 from connector.scoring.model import TIERS, Contribution
 from connector.scoring.options import OptionError, Options, check_number
-from connector.scoring.transforms import BUILDERS, Transform
-from connector.scoring.wording import Phrase, compile_phrase
+from connector.scoring.signal import Signal
+from connector.scoring.transforms import BUILDERS
+from connector.scoring.wording import compile_phrase
 
 THRESHOLD_TIERS = tuple(t for t in TIERS if t != "excluded")
 REQUIRED_TIERS = ("champion", "ready", "nurture")
@@ -23,25 +24,6 @@ REQUIRED_TIERS = ("champion", "ready", "nurture")
 
 class MappingError(UserError):
     """The mapping file is malformed: the message names the file, the key and the problem."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One compiled signal: where it reads, how it transforms, what it is worth."""
-
-    key: str
-    label: str
-    property: str
-    transform: str
-    weight: float
-    points: float  # the most this signal adds to the 0-100 score
-    text: str  # reason template, e.g. "{value} logins in 30 days"
-    compiled: Transform
-    phrase: Phrase
-
-    def describe(self, detail: Any, points: float) -> str:
-        """The reason a marketer reads, e.g. "24 logins in 30 days (+20)"."""
-        return self.phrase(detail) + " (+" + str(int(points + 0.5)) + ")"
 
 
 @dataclass(frozen=True)
