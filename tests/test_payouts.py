@@ -285,3 +285,17 @@ def test_a_payout_process_killed_anywhere_pays_each_reward_once(
     assert len(orders) == len(ids)  # exactly one order per payable reward
     assert {o["external_id"] for o in orders} == {rows[i].payout_key for i in ids}
     assert {o["id"] for o in orders} == {rows[i].payout_reference for i in ids}
+
+
+def test_a_rejected_key_leaves_the_rewards_waiting_untouched(sync_setup: SyncSetup) -> None:
+    handle, base = sync_setup(contacts=12)
+    runtime = paying_runtime(handle, base)
+    runtime.settings = dataclass_replace(runtime.settings, tremendous_api_key="TEST_wrong-key")
+    ids = payable_rewards(runtime, handle, 3)
+    with pytest.raises(UserError) as refused:
+        pay(runtime)
+    assert "rejected the API key" in str(refused.value) and "\n" not in str(refused.value)
+    assert "TEST_wrong-key" not in str(refused.value)
+    rows = ledger(runtime)
+    assert [(rows[i].status, rows[i].payout_attempts) for i in ids] == [("payable", 0)] * 3
+    assert provider_orders(handle) == []
