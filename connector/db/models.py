@@ -270,3 +270,22 @@ class RateLimitSlot(Base):
                                      primary_key=True, autoincrement=True)
     bucket: Mapped[str] = mapped_column(String(32))
     taken_at: Mapped[float] = mapped_column(Numeric(16, 6, asdecimal=False))
+
+
+class ReadinessSnapshot(Base):
+    """The score as it was when the program asked (an invitation or a reminder): each signal's
+    share and the mapping's versions, so `connector calibrate` can compare it with outcomes."""
+
+    __tablename__ = "readiness_snapshot"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    step: Mapped[str] = mapped_column(String(16))  # invitation | reminder
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(16))
+    # {signal key: share 0..1 as scoring computed it}; never a raw property value
+    shares: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mapping_version: Mapped[str] = mapped_column(String(64))
+    signals_version: Mapped[str] = mapped_column(String(64))

@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import (
@@ -22,6 +22,7 @@ from connector.db.models import (
     ErasureLog,
     InboxEvent,
     OutboxItem,
+    ReadinessSnapshot,
     Referral,
     ReferralRejection,
     RewardLedger,
@@ -97,6 +98,10 @@ def erase_contact(session: Session, contact_id: str, *, now: datetime,
                     .values(reason=None).execution_options(synchronize_session=False))
     counts["reward_ledger"] = _rename(session, RewardLedger.contact_id, contact_id, pseudonym)
     counts["audit_log"] = erase_audit(session, contact_id, pseudonym)
+    # the scores the program asked on: a profile of the person, of no use under a pseudonym
+    counts["readiness_snapshot"] = int(session.execute(
+        delete(ReadinessSnapshot).where(ReadinessSnapshot.contact_id == contact_id)
+        .execution_options(synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]
     for table, n in scrub_everywhere(session, values).items():
         counts[f"scrubbed_{table}"] = n
     salt = secrets.token_hex(16)

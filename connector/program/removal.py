@@ -12,7 +12,13 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.db.models import ContactState, OutboxItem, Referral, RewardLedger
+from connector.db.models import (
+    ContactState,
+    OutboxItem,
+    ReadinessSnapshot,
+    Referral,
+    RewardLedger,
+)
 from connector.privacy.erasure import erase_contact
 from connector.program.counters import counter_properties, counters_for
 from connector.program.rewards import OPEN, cancel_unpaid, cancel_unpaid_for_referral
@@ -115,6 +121,10 @@ def merge_into(session: Session, setup: ProgramSetup, loser_id: str, survivor_id
                     .values(advocate_contact_id=survivor_id)
                     .execution_options(synchronize_session=False))
     session.execute(update(RewardLedger).where(RewardLedger.contact_id == loser_id)
+                    .values(contact_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    # the loser's asks and what came of them (its referrals, moved above) stay together
+    session.execute(update(ReadinessSnapshot).where(ReadinessSnapshot.contact_id == loser_id)
                     .values(contact_id=survivor_id)
                     .execution_options(synchronize_session=False))
     dropped_advocate = move_referred(session, loser_id, survivor_id, now)
