@@ -107,6 +107,8 @@ class Settings:
     tremendous_api_key: str | None = None
     tremendous_base_url: str = "https://testflight.tremendous.com/api/v2"
     request_timeout: tuple[float, float] = field(default=(5.0, 30.0))
+    # calibration: an ask's outcome counts when it comes within this many days of it
+    calibration_window_days: int = 30
 
     def __repr__(self) -> str:
         hidden = {"hubspot_access_token", "hubspot_client_secret", "dashboard_token",
@@ -156,6 +158,7 @@ class Settings:
             tremendous_api_key=env.get("TREMENDOUS_API_KEY", "").strip() or None,
             tremendous_base_url=_url(env, "TREMENDOUS_BASE_URL", None)
             or cls.tremendous_base_url,
+            calibration_window_days=_int(env, "CALIBRATION_WINDOW_DAYS", 30),
         )
 
     def require_token(self) -> str:
