@@ -23,6 +23,7 @@ from connector.sandbox import (
 )
 from connector.sandbox.errors import HubSpotError, error_body
 from connector.sandbox.limits import Limits
+from connector.sandbox.outcomes import MODELS, generate_outcome_contacts
 from connector.sandbox.portal import DEFAULT_SUBSCRIBED, Portal, PortalOptions
 from connector.sandbox.seed import generate_contacts
 from connector.sandbox.state import SandboxState, state
@@ -59,6 +60,9 @@ class SandboxConfig:
     portal_id: int = 62515
     app_id: int = 1160452
     log_requests: bool = False  # one access-log line per request (the CLI turns it on)
+    # seed customers whose hidden propensity to refer follows this model (sandbox/outcomes.py:
+    # "truth" or "random") instead of the default portal
+    outcome_model: str | None = None
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -74,13 +78,20 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
                                   search_lag_s=config.search_lag_s,
                                   subscribed_properties=list(config.subscribed_properties)),
                     event_sink=sender.enqueue if sender else None)
-    portal.seed(generate_contacts(config.contacts, config.seed, config.now))
+    propensity: dict[str, float] = {}
+    if config.outcome_model is None:
+        portal.seed(generate_contacts(config.contacts, config.seed, config.now))
+    else:
+        model = MODELS[config.outcome_model]
+        rows = list(generate_outcome_contacts(config.contacts, config.seed, config.now))
+        ids = portal.seed(rows)
+        propensity = {str(cid): model.propensity(row) for cid, row in zip(ids, rows, strict=True)}
     limits = Limits(config.rate_limit_per_10s, config.search_rate_per_s, config.daily_limit,
                     seed=config.seed)
     app = Flask("connector.sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = SandboxState(portal, limits, config.access_token,
-                                             webhooks=sender)
+                                             webhooks=sender, propensity=propensity)
     for module in (api_properties, api_contacts, api_automation, api_control, deals_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(deals_api.control)
@@ -160,6 +171,11 @@ class SandboxHandle:
         found = self.app.extensions["sandbox"]
         assert isinstance(found, SandboxState)
         return found
+
+    def propensity(self, contact_id: str | int) -> float:
+        """A seeded contact's hidden chance of referring within a month of an ask (an
+        `outcome_model` portal only; the API never shows it)."""
+        return self._state.propensity[str(contact_id)]
 
     def stats(self) -> dict[str, Any]:
         """The same counters as GET /_sandbox/stats."""
