@@ -78,12 +78,12 @@ def render(run: CalibrationRun) -> list[str]:
 def write_proposal(runtime: Runtime, run: CalibrationRun, target: Path) -> None:
     """Write the proposed mapping to `target`, never over the mapping in use."""
     result = run.result
-    if result.proposal is None or result.held_out is None:
-        raise UserError(f"nothing written to {target}: {result.verdict}")
     source = runtime.settings.mapping_path
     if target.resolve() == Path(source).resolve():
         raise UserError(f"{target} is the mapping in use: write the proposal elsewhere, review "
                         "it, then point CONNECTOR_MAPPING at it")
+    if result.proposal is None or result.held_out is None:
+        raise UserError(f"nothing written to {target}: {result.verdict}")
     try:
         text = Path(source).read_text(encoding="utf-8")
     except OSError as exc:
