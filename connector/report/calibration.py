@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +172,10 @@ def run_calibration(runtime: Runtime, *, outcome: str, since: datetime | None = 
     if result.fit is None and loaded.open:
         # too few ended windows: what has happened so far, never used for a proposal
         provisional = rank(mapping, loaded.so_far, seed=seed)
+        ends = loaded.first_open_end
+        result = replace(result, verdict=(
+            f"{result.verdict} {loaded.open} more asks have their window still open"
+            + (f" (the next one ends {ends.date().isoformat()})" if ends else "") + "."))
     document = {
         "generated_at": iso(now), "since": iso(since), "window_days": days,
         "mapping": {"file": mapping.source.name, "version": mapping.version,
