@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fixtures_program import NOW, ProgramHarness
+from fixtures_sync import SyncSetup
 from sqlalchemy import select
 
 from connector.db.models import ContactState, ReadinessSnapshot
@@ -14,6 +15,7 @@ from connector.hubspot.gateway import Contact
 from connector.program import hooks
 from connector.program.dates import hubspot_time
 from connector.scoring.engine import score_contact
+from connector.sync.actions import answer_action
 
 PROMOTER = {"lifecyclestage": "customer", "hs_feedback_last_nps_rating": "10",
             "hs_feedback_last_survey_date": hubspot_time(NOW - timedelta(days=5)),
@@ -93,3 +95,21 @@ def test_a_merge_moves_the_snapshots_to_the_survivor(program_harness: ProgramHar
             hooks.on_contact_removed(session, program_harness.runtime, "1", "contact.merge",
                                      "5", NOW + timedelta(days=2))
     assert [r.contact_id for r in snapshots(program_harness)] == ["5", "5"]
+
+
+def test_an_invitation_a_workflow_asks_for_keeps_its_snapshot_once(
+        sync_setup: SyncSetup) -> None:
+    handle, runtime = sync_setup(contacts=0)
+    now = datetime.now(NOW.tzinfo)
+    props = {**PROMOTER, "email": "asked.by.workflow@example.com",
+             "hs_feedback_last_survey_date": hubspot_time(now - timedelta(days=5)),
+             "hs_lifecyclestage_customer_date": hubspot_time(now - timedelta(days=400))}
+    contact_id = str(handle.portal.create_contact(props).id)
+    for _ in range(2):  # HubSpot retries the same execution: one invitation, one snapshot
+        fields = answer_action(runtime, "invite", callback_id="cb-1", contact_id=contact_id,
+                               now=now)
+        assert fields["eligible"] is True
+    with runtime.sessions() as session:
+        rows = list(session.scalars(select(ReadinessSnapshot)))
+    assert [(r.contact_id, r.step) for r in rows] == [(contact_id, "invitation")]
+    assert rows[0].score >= 80
