@@ -92,6 +92,8 @@ def test_a_known_truth_is_found_and_the_proposal_beats_the_default(mapping: Mapp
     assert "proposed" in result.verdict and "not applied" in result.verdict
     as_json = result.as_json()
     assert as_json["signals"][0]["rank"] == 1
+    low, high = as_json["signals"][0]["across_folds"]  # the top signal in every fold's fit
+    assert 1.5 < low <= as_json["signals"][0]["coefficient"] <= high
     assert as_json["ranking"]["rises_with_score"] is True
 
 

@@ -79,6 +79,8 @@ class Calibration:
     fit: Fit | None = None
     held_out: HeldOut | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    # per signal, its coefficient in each cross-validation fit: how much it moves with the data
+    fold_coefficients: dict[str, list[float]] = field(default_factory=dict)
     proposal: dict[str, float] | None = None
     verdict: str = ""
 
@@ -92,7 +94,9 @@ class Calibration:
         effects = []
         if self.fit is not None:
             ranked = sorted(self.fit.effects, key=lambda e: -e.coefficient)
-            effects = [{**e.as_json(), "rank": n + 1, "weight": self.weights.get(e.signal),
+            effects = [{**e.as_json(), "rank": n + 1,
+                        "across_folds": _spread(self.fold_coefficients.get(e.signal, [])),
+                        "weight": self.weights.get(e.signal),
                         "proposed_weight": (self.proposal or {}).get(e.signal)}
                        for n, e in enumerate(ranked)]
         return {
@@ -109,6 +113,11 @@ class Calibration:
                          if self.proposal else None),
             "verdict": self.verdict,
         }
+
+
+def _spread(values: list[float]) -> list[float | None] | None:
+    """[lowest, highest] of a signal's coefficients over the folds."""
+    return [_r(min(values)), _r(max(values))] if values else None
 
 
 def _r(value: float) -> float | None:
@@ -163,7 +172,9 @@ def calibrate(mapping: Mapping, data: Observations, *, outcome: str, seed: int =
     fitted = fit(data, strength)
     compared = held_out(mapping, data, fits)
     found = _verdict(ranking, fitted, compared, mapping, data)
-    return replace(base, fit=fitted, held_out=compared, proposal=found[0], verdict=found[1])
+    spread = {key: [coefficients[key] for _test, coefficients in fits] for key in data.signals}
+    return replace(base, fit=fitted, held_out=compared, fold_coefficients=spread,
+                   proposal=found[0], verdict=found[1])
 
 
 def _verdict(ranking: Ranking | None, fitted: Fit, compared: HeldOut, mapping: Mapping,

@@ -55,16 +55,19 @@ def render(run: CalibrationRun) -> list[str]:
         lines += ["provisional (open windows counted with what happened so far):",
                   *_ranking(run.provisional, result.outcome)]
     if result.fit is not None:
-        lines.append("signals (log-odds per unit of share, 95% interval; * beyond chance after "
-                     f"Bonferroni; C={result.fit.strength:g}):")
+        lines.append("signals (log-odds per unit of share, 95% interval, range over the "
+                     "cross-validation fits; * beyond chance after Bonferroni; "
+                     f"C={result.fit.strength:g}):")
         proposal = result.proposal or {}
         for effect in sorted(result.fit.effects, key=lambda e: -e.coefficient):
             low, high = effect.interval
             weight = result.weights.get(effect.signal, 0.0)
             change = (f"weight {weight:g} -> {proposal[effect.signal]:g}"
                       if effect.signal in proposal else f"weight {weight:g}")
+            folds = result.fold_coefficients.get(effect.signal) or [effect.coefficient]
             lines.append(f"  {'*' if effect.significant else ' '} {effect.signal:<20} "
                          f"{effect.coefficient:+7.2f} [{low:+.2f}, {high:+.2f}] "
+                         f"folds {min(folds):+.2f}..{max(folds):+.2f} "
                          f"p={effect.p_value:.2g}  {change}")
     if result.held_out is not None:
         held = result.held_out
