@@ -186,7 +186,7 @@ def _verdict(ranking: Ranking | None, fitted: Fit, compared: HeldOut, mapping: M
               f"{', no better than chance' if not ranking.significant else ''}); ")
     if not significant:
         return None, (f"{scored}no signal predicts the outcome beyond chance "
-                      f"({data.positives} of {data.count} snapshots): nothing significant, "
+                      f"({data.positives:,} of {data.count:,} snapshots): nothing significant, "
                       "nothing proposed.")
     weights = proposed_weights(fitted.coefficients(), mapping)
     if not weights or not compared.proposed > compared.current:
