@@ -1,11 +1,14 @@
 """Webhook ingest: gunicorn (2 workers) on PostgreSQL, signed batches of 100, concurrent client.
 
+The server runs as the Procfile's web line does (gevent workers) unless `--worker-class` says
+otherwise (`gthread` with `--threads N`, or `sync`).
+
 Prints events/s acknowledged, p50/p99 acknowledgement latency and events lost (acknowledged but
 not in the inbox: must be 0), as one JSON line at the end. Target: >= 20,000 events/s with
 p99 < 100 ms. Usage:
 
     python benchmarks/webhook_ingest.py [--seconds 30] [--clients 8] [--client-processes 2]
-        [--threads 4] [--pre-ping] [--database-url URL]
+        [--worker-class gevent|gthread|sync] [--threads 4] [--pre-ping] [--database-url URL]
 
 The client runs in its own processes (keep-alive connections, hand-formatted bodies) and reports
 its CPU time, since on a small machine it shares the cores with gunicorn and PostgreSQL.
@@ -132,8 +135,11 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="gunicorn threads per worker (above 1: the gthread worker class)")
+    parser.add_argument("--worker-class", default="gevent",
+                        choices=("gevent", "gthread", "sync"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker, for the gthread worker class")
     parser.add_argument("--pre-ping", action="store_true",
                         help="ping pooled connections on checkout (the Procfile's web does not)")
     parser.add_argument("--database-url", default=os.environ.get(
@@ -152,9 +158,11 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
                CONNECTOR_DB_PRE_PING="1" if args.pre_ping else "0")
     env.pop("CONNECTOR_PUBLIC_URL", None)
+    workers = ["--worker-class", args.worker_class]
+    if args.worker_class == "gthread":
+        workers += ["--threads", str(args.threads)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--bind",
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), *workers, "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "connector.cli.wiring:create_app()"],
         cwd=ROOT, env=env)
     try:
@@ -203,7 +211,9 @@ def main() -> None:
     latencies.sort()
     result = {
         "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
-        args.workers, "threads": args.threads, "pre_ping": args.pre_ping,
+        args.workers, "worker_class": args.worker_class,
+        "threads": args.threads if args.worker_class == "gthread" else None,
+        "pre_ping": args.pre_ping,
         "clients": args.clients, "batch": args.batch,
         "events_acknowledged": acknowledged,
         "events_per_s": round(acknowledged / elapsed),
