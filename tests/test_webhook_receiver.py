@@ -148,7 +148,9 @@ def test_a_chunked_body_over_1_mib_is_413(webhook_client, signer, runtime, path)
 
 
 def test_url_is_rebuilt_from_forwarded_headers_without_public_url(settings, sqlite_engine):
-    runtime = Runtime(dataclasses.replace(settings, public_url=None), engine=sqlite_engine)
+    """Behind one configured proxy (TRUSTED_PROXY_HOPS=1) its X-Forwarded-* rebuild the URL."""
+    runtime = Runtime(dataclasses.replace(settings, public_url=None, trusted_proxy_hops=1),
+                      engine=sqlite_engine)
     client = create_app(runtime=runtime).test_client()
     signer = HubSpotSigner("test-secret", "https://hooks.example.com")
     body = json.dumps([contact_event(1)]).encode()

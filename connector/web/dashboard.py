@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,9 @@ from connector.web.dashboard_auth import (
     throttle_of,
 )
 
+log = logging.getLogger(__name__)
+# what a page view or action answers with: a page, a page and its status (and headers), a redirect
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 # no inline scripts or styles, nothing from elsewhere: the page runs in locked-down networks
@@ -75,14 +79,39 @@ def _bearer() -> str | None:
 
 
 def _access(token: str) -> str:
-    """`bearer` or `session` (allowed), `missing`, `expired`, or `wrong` (a bad bearer token)."""
+    """`bearer` or `session` (allowed), `missing`, `expired`, `wrong` (a bad bearer token), or
+    `throttled` (too many wrong tokens from this address: the bearer is not even looked at)."""
     bearer = _bearer()
     if bearer is not None:
-        return "bearer" if same(bearer, token) else "wrong"
+        return _bearer_access(bearer, token)
     state = session_state(token, current_app)
     if state == "expired":
         session.clear()
     return "session" if state == "ok" else state
+
+
+def _bearer_access(given: str, token: str) -> str:
+    """A bearer token counts in the login's budget: wrong ones are throttled per address."""
+    throttle = throttle_of(current_app)
+    address = _client()
+    if throttle.retry_after(address):
+        return "throttled"
+    if not same(given, token):
+        throttle.failed(address)
+        _log_refusal("bearer", address)
+        return "wrong"
+    throttle.succeeded(address)
+    return "bearer"
+
+
+def _log_refusal(kind: str, address: str) -> None:
+    """One warning per wrong token: who tried and where, never what they sent."""
+    log.warning("dashboard: wrong %s token from %s", kind, address,
+                extra={"client_address": address, "path": request.path})
+
+
+def _retry_after() -> dict[str, str]:
+    return {"Retry-After": str(throttle_of(current_app).retry_after(_client()) or 1)}
 
 
 @bp.after_request
@@ -122,7 +151,7 @@ def _report() -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _client() -> str:
-    """The caller's address (ProxyFix has applied one hop of X-Forwarded-For)."""
+    """The caller's address: the socket's peer, or what TRUSTED_PROXY_HOPS proxies forwarded."""
     return request.remote_addr or "unknown"
 
 
@@ -146,11 +175,14 @@ def login() -> tuple[str, int, dict[str, str]] | tuple[str, int] | BaseResponse:
     wait = throttle.retry_after(_client())
     if wait:
         # checked before the token, so a throttled guess learns nothing even when right
+        log.warning("dashboard: login from %s throttled", _client(),
+                    extra={"client_address": _client(), "path": request.path})
         return (render_template("dashboard_login.html",
                                 error="Too many wrong tokens; wait a few minutes."),
                 429, {"Retry-After": str(wait)})
     if not same(request.form.get("token", "").strip(), token):
         throttle.failed(_client())
+        _log_refusal("login", _client())
         return render_template("dashboard_login.html", error="That token is not right."), 401
     throttle.succeeded(_client())
     start_session(token)
@@ -164,7 +196,7 @@ def logout() -> BaseResponse:
     return redirect(url_for("dashboard.login_form"))
 
 
-def _refused(access: str) -> tuple[str, int] | BaseResponse | None:
+def _refused(access: str) -> Page | None:
     """The answer for a page request without a usable login, or None when it may go on."""
     if access == "missing":
         return redirect(url_for("dashboard.login_form"))
@@ -172,12 +204,16 @@ def _refused(access: str) -> tuple[str, int] | BaseResponse | None:
         return redirect(url_for("dashboard.login_form", expired="1"))
     if access == "wrong":
         return render_template("dashboard_login.html", error="That token is not right."), 401
+    if access == "throttled":
+        return (render_template("dashboard_login.html",
+                                error="Too many wrong tokens; wait a few minutes."),
+                429, _retry_after())
     return None
 
 
 @bp.get("")
 @bp.get("/")
-def overview() -> tuple[str, int] | str | BaseResponse:
+def overview() -> Page:
     """The program at a glance: funnel, tiers, weekly referrals, advocates, rewards, health."""
     token = _token()
     if not token:
@@ -204,7 +240,12 @@ def data() -> tuple[Response, int] | Response:
     token = _token()
     if not token:
         return jsonify(error="the dashboard is off: set DASHBOARD_TOKEN"), 404
-    if _access(token) not in ("session", "bearer"):
+    access = _access(token)
+    if access == "throttled":
+        response = jsonify(error="too many wrong tokens from this address; retry later")
+        response.headers.update(_retry_after())
+        return response, 429
+    if access not in ("session", "bearer"):
         response = jsonify(error="log in or send Authorization: Bearer <DASHBOARD_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dashboard"'
         return response, 401
@@ -217,7 +258,7 @@ def data() -> tuple[Response, int] | Response:
     return jsonify(report)
 
 
-def _guard_action() -> tuple[str | None, tuple[str, int] | BaseResponse | None]:
+def _guard_action() -> tuple[str | None, Page | None]:
     """Who acts (`session` or `bearer`), or the refusal: login needed, or a bad CSRF token.
 
     A bearer token is never sent by a browser on its own, so only cookie sessions (which a
@@ -256,7 +297,7 @@ def _conflict(problem: str) -> tuple[str, int]:
 
 
 @bp.post("/rewards/<int:reward_id>/approve")
-def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+def approve_reward(reward_id: int) -> Page:
     """Grant a reward waiting for approval, as `connector rewards approve` does."""
     access, refused = _guard_action()
     if refused is not None:
@@ -269,7 +310,7 @@ def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
 
 
 @bp.post("/rewards/<int:reward_id>/reject")
-def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+def reject_reward(reward_id: int) -> Page:
     """Reject a reward waiting for approval, as `connector rewards reject` does."""
     access, refused = _guard_action()
     if refused is not None:
@@ -283,7 +324,7 @@ def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
 
 
 @bp.post("/rewards/<int:reward_id>/paid")
-def mark_reward_paid(reward_id: int) -> tuple[str, int] | BaseResponse:
+def mark_reward_paid(reward_id: int) -> Page:
     """Record a reward paid by hand, as `connector rewards paid` does."""
     access, refused = _guard_action()
     if refused is not None:
@@ -299,7 +340,7 @@ def mark_reward_paid(reward_id: int) -> tuple[str, int] | BaseResponse:
 
 
 @bp.post("/events/<int:event_id>/replay")
-def replay_event(event_id: int) -> tuple[str, int] | BaseResponse:
+def replay_event(event_id: int) -> Page:
     """Send one inbox event back to the queue, as `connector events replay <id>` does."""
     _, refused = _guard_action()
     if refused is not None:

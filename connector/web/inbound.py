@@ -25,7 +25,8 @@ def public_url() -> str:
     """
     base = runtime_of(current_app).settings.public_url
     if not base:
-        return request.url  # ProxyFix has rebuilt scheme, host and prefix from X-Forwarded-*
+        # as received; rebuilt from X-Forwarded-* only behind TRUSTED_PROXY_HOPS proxies
+        return request.url
     query = request.query_string.decode("latin-1")
     path = quote(request.path, safe="/!$&'()*+,:;=@%~")
     return base + path + (f"?{query}" if query else "")
