@@ -93,17 +93,25 @@ def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
     if not contact_ids:
         return
     try:
-        # the contact is re-read from HubSpot there: events are hints, never trusted values
-        result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook")
+        # the contact is re-read from HubSpot there: events are hints, never trusted values;
+        # a contact that fails on its own fails alone (isolate), an outage fails them all
+        result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook", isolate=True)
     except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
         _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
         return
-    # contacts the re-score could not process (it committed the others): their events retry
-    failed_contacts = [c for c in getattr(result, "failed", []) if c in plan.rescore]
+    poisoned = getattr(result, "poisoned", {})
+    for contact_id, error in poisoned.items():  # each with its own error, retried on its own
+        _fail(runtime, [events[i] for i in plan.rescore.get(contact_id, [])], error, summary,
+              max_attempts)
+    # contacts whose write HubSpot refused (the others are committed): their events retry
+    failed_contacts = [c for c in getattr(result, "failed", [])
+                       if c in plan.rescore and c not in poisoned]
     retry = sorted({i for c in failed_contacts for i in plan.rescore[c]})
     if retry:
         error = RuntimeError(f"re-score failed for contacts {', '.join(failed_contacts[:10])}")
         _fail(runtime, [events[i] for i in retry], error, summary, max_attempts)
+    failed_contacts += list(poisoned)
+    retry = sorted({*retry, *(i for c in poisoned for i in plan.rescore.get(c, []))})
     done = [i for i in event_ids if i not in retry]
     # rescore_contacts has committed its effects; a crash here re-runs an idempotent re-score
     with runtime.engine.begin() as conn:
