@@ -89,6 +89,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
     app.register_error_handler(HTTPException, _http_error)
+    for malformed in MALFORMED_INPUT:
+        app.register_error_handler(malformed, _malformed_input)
     return app
 
 
@@ -134,6 +136,22 @@ def _json(body: dict[str, Any], status: int) -> Response:
 
 def _hubspot_error(exc: HubSpotError) -> Response:
     return _json(exc.body(), exc.status)
+
+
+# HubSpot checks a request body against the endpoint's schema before acting on it and answers
+# 400 VALIDATION_ERROR ("Invalid input JSON ..."); the handlers read bodies in the documented
+# shape, so a body of another shape (a list where an object goes, text where a number goes)
+# ends in one of these while being read, and gets that answer instead of a 500
+MALFORMED_INPUT: tuple[type[Exception], ...] = (TypeError, AttributeError, KeyError,
+                                                 ValueError, OverflowError)
+
+
+def _malformed_input(exc: Exception) -> Response:
+    log.warning("sandbox: malformed request to %s answered 400 (%s: %s)", request.path,
+                type(exc).__name__, exc)
+    return _json(error_body("VALIDATION_ERROR",
+                            f"Invalid input JSON: the request does not match the expected "
+                            f"shape ({type(exc).__name__})"), 400)
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 # what a page view or action answers with: a page, a page and its status (and headers), a redirect
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+# ids are BIGINT: a larger number is no row's id, and the databases refuse to compare with it
+ID = "int(max=9223372036854775807)"
 
 # no inline scripts or styles, nothing from elsewhere: the page runs in locked-down networks
 CONTENT_SECURITY_POLICY = (
@@ -136,11 +138,18 @@ def _period() -> tuple[datetime | None, datetime | None, str | None]:
             bounds.append(None)
             continue
         try:
+            if not raw.isascii():  # strptime's %Y also reads "２０２６"
+                raise ValueError(raw)
             day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+            bounds.append(day + timedelta(days=1) if name == "until" else day)
         except ValueError:
             return None, None, f"{name} must be a date like 2026-01-31"
-        bounds.append(day + timedelta(days=1) if name == "until" else day)
-    return bounds[0], bounds[1], None
+        except OverflowError:  # the day after 9999-12-31
+            return None, None, f"{name} must be a date before 9999-12-31"
+    since, until = bounds
+    if since is not None and until is not None and since >= until:
+        return None, None, "since must be on or before until"
+    return since, until, None
 
 
 def _report() -> tuple[dict[str, Any] | None, str | None]:
@@ -292,11 +301,17 @@ def _decide(reward_id: int, *, approve: bool, by: str, reason: str | None) -> No
                       now=datetime.now(UTC))
 
 
+def _bad_form(field: str) -> tuple[str, int]:
+    """400 for a form value no database column can hold (a NUL)."""
+    return render_template("dashboard_error.html",
+                           problem=f"The {field} holds a character that cannot be stored."), 400
+
+
 def _conflict(problem: str) -> tuple[str, int]:
     return render_template("dashboard_error.html", problem=problem), 409
 
 
-@bp.post("/rewards/<int:reward_id>/approve")
+@bp.post(f"/rewards/<{ID}:reward_id>/approve")
 def approve_reward(reward_id: int) -> Page:
     """Grant a reward waiting for approval, as `connector rewards approve` does."""
     access, refused = _guard_action()
@@ -309,13 +324,15 @@ def approve_reward(reward_id: int) -> Page:
     return _done(f"Reward {reward_id} approved.")
 
 
-@bp.post("/rewards/<int:reward_id>/reject")
+@bp.post(f"/rewards/<{ID}:reward_id>/reject")
 def reject_reward(reward_id: int) -> Page:
     """Reject a reward waiting for approval, as `connector rewards reject` does."""
     access, refused = _guard_action()
     if refused is not None:
         return refused
     reason = request.form.get("reason", "").strip()[:200] or "rejected on the dashboard"
+    if "\x00" in reason:
+        return _bad_form("reason")
     try:
         _decide(reward_id, approve=False, by=f"dashboard:{access}", reason=reason)
     except RewardDecisionError as exc:
@@ -323,13 +340,15 @@ def reject_reward(reward_id: int) -> Page:
     return _done(f"Reward {reward_id} rejected.")
 
 
-@bp.post("/rewards/<int:reward_id>/paid")
+@bp.post(f"/rewards/<{ID}:reward_id>/paid")
 def mark_reward_paid(reward_id: int) -> Page:
     """Record a reward paid by hand, as `connector rewards paid` does."""
     access, refused = _guard_action()
     if refused is not None:
         return refused
     reference = request.form.get("reference", "").strip()[:128] or "manual"
+    if "\x00" in reference:
+        return _bad_form("reference")
     runtime = runtime_of(current_app)
     with transaction(runtime.sessions) as session:
         done = mark_paid(session, runtime, reward_id, reference=reference,
@@ -339,7 +358,7 @@ def mark_reward_paid(reward_id: int) -> Page:
     return _done(f"Reward {reward_id} recorded as paid.")
 
 
-@bp.post("/events/<int:event_id>/replay")
+@bp.post(f"/events/<{ID}:event_id>/replay")
 def replay_event(event_id: int) -> Page:
     """Send one inbox event back to the queue, as `connector events replay <id>` does."""
     _, refused = _guard_action()
