@@ -9,6 +9,7 @@ from datetime import timedelta
 from connector import metrics
 from connector.db.models import utcnow
 from connector.logs import Redactor
+from connector.privacy import erasure
 from connector.program import hooks
 from connector.queue.inbox import (
     MAX_ATTEMPTS,
@@ -55,22 +56,27 @@ def _apply_removals(runtime: Runtime, plan: BatchPlan, events: dict[int, Claimed
     """Hand each removal to the program, one transaction per event; return the failed ids."""
     failed: set[int] = set()
     also_rescored = set(plan.rescore_events())
+    erased: set[str] = set()
     for event_id, removals in plan.removals.items():
         now = utcnow()
         try:
-            with runtime.sessions() as session, session.begin():
-                for removal in removals:
-                    hooks.on_contact_removed(session, runtime, removal.contact_id, removal.kind,
-                                             removal.merged_into, now)
-                if event_id not in also_rescored:
-                    # the removal and its event's "done" commit together
-                    mark_done(session.connection(), [event_id], now)
+            with runtime.sessions() as session:
+                with session.begin():
+                    for removal in removals:
+                        hooks.on_contact_removed(session, runtime, removal.contact_id,
+                                                 removal.kind, removal.merged_into, now)
+                    if event_id not in also_rescored:
+                        # the removal and its event's "done" commit together
+                        mark_done(session.connection(), [event_id], now)
+                erased |= erasure.erased_tables(session)  # committed
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
             failed.add(event_id)
             _fail(runtime, [events[event_id]], exc, summary, max_attempts)
         else:
             if event_id not in also_rescored:
                 summary.handled += 1
+    if erased:  # once per batch: the old row versions leave the database's files
+        erasure.wipe_freed_space(runtime.engine, erased)
     return failed
 
 
