@@ -127,3 +127,10 @@ def test_a_create_whose_properties_is_not_an_object_is_hubspots_400(hubspot,
                                   "/crm/v3/objects/contacts/batch/archive"])
 def test_batch_inputs_that_are_not_objects_are_hubspots_400(hubspot, path: str) -> None:
     assert_hubspot_error(hubspot.post(path, json={"inputs": ["1", 2, None]}))
+
+
+@pytest.mark.parametrize("path", ["/crm/v3/objects/contacts/batch/read", "/_sandbox/contacts",
+                                  "/crm/v3/objects/contacts/search"])
+def test_a_body_nested_100000_deep_is_hubspots_400(hubspot, path: str) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert_hubspot_error(hubspot.post(path, data=body, content_type="application/json"))
