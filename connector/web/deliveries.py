@@ -148,8 +148,10 @@ def _hubspot_events(events: Any) -> list[NewEvent]:
         else:
             payload = {k: v for k, v in event.items() if k in _KEPT_FIELDS}
         for name, value in payload.items():  # the key is made of these too
-            if type(value) is not int:
-                _storable(value, f"event {index} {name}")
+            kind_of = type(value)
+            if kind_of is int or (kind_of is str and value.isascii() and "\x00" not in value):
+                continue  # HubSpot's usual values, checked inline: this runs per field
+            _storable(value, f"event {index} {name}")
         payload["subscriptionType"] = kind
         if key not in parsed:
             parsed[key] = NewEvent(key, event_id, "hubspot", kind, object_id, occurred_at,
