@@ -13,11 +13,13 @@ from fixtures_sync import SyncSetup
 from fixtures_webhooks import HubSpotSigner, contact_event
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import DataError, OperationalError
 
 from connector.db.models import ContactState, InboxEvent, utcnow
 from connector.program import hooks
 from connector.queue.inbox import list_events, replay
 from connector.runtime import Runtime
+from connector.web import webhooks
 from connector.web.app import create_app
 from connector.web.signatures import sign_v3
 from connector.worker.drain import drain_inbox
@@ -194,3 +196,23 @@ def test_an_outage_still_fails_the_whole_batch_without_splitting(sync_setup: Syn
     summary = drain_inbox(runtime)
     assert summary.retried == 8 and summary.handled == 0
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(("error", "status", "outcome", "said"), [
+    (DataError("INSERT", {}, Exception("invalid byte sequence")), 400, "rejected_body",
+     "bad delivery"),
+    (OperationalError("INSERT", {}, Exception("connection refused")), 503, "unavailable",
+     "inbox unavailable"),
+])
+def test_the_database_refusing_a_value_is_not_an_outage(webhook_client, signer, monkeypatch,
+                                                        caplog, error, status, outcome,
+                                                        said) -> None:
+    """A value the database refuses is refused again on every retry: 400, not 503."""
+    def refuse(engine, events):  # type: ignore[no-untyped-def]
+        raise error
+
+    monkeypatch.setattr(webhooks, "store_events", refuse)
+    before = metric(outcome)
+    assert signer.post(webhook_client, delivery()).status_code == status
+    assert metric(outcome) == before + 11
+    assert any(said in r.getMessage() for r in caplog.records)
