@@ -64,7 +64,7 @@ def rescore_contacts(
     moment = now or datetime.now(UTC)
 
     def rescore_batch(wanted: list[str]) -> None:
-        found_missing: list[str] = []
+        found_missing: list[str] = []  # kept only if the batch succeeds (a split tries again)
         contacts = [c for c in runtime.gateway.read_contacts(wanted, properties)
                     if not c.archived]
         found = {c.id for c in contacts}
