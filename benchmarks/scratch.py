@@ -54,17 +54,24 @@ def scratch_database(database_url: str) -> Iterator[tuple[str, Engine]]:
 
 
 @contextmanager
-def procfile_web(database_url: str, client_secret: str, *, workers: int = 2, threads: int = 4,
+def procfile_web(database_url: str, client_secret: str, *, workers: int = 2,
+                 worker_class: str = "gevent", threads: int = 4,
                  pre_ping: bool = False) -> Iterator[str]:
-    """gunicorn serving the web app on a free port (gthread above one thread); its base URL."""
+    """gunicorn serving the web app on a free port as the Procfile's web line does (gevent
+    workers; `worker_class="gthread"` with `threads` to compare); its base URL."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, HUBSPOT_CLIENT_SECRET=client_secret,
                LOG_FORMAT="json", CONNECTOR_DB_PRE_PING="1" if pre_ping else "0")
     env.pop("CONNECTOR_PUBLIC_URL", None)
-    worker_class = ["--worker-class", "gthread"] if threads > 1 else []
+    if worker_class == "gthread":
+        chosen = ["--worker-class", "gthread", "--threads", str(threads)]
+    elif worker_class == "gevent":
+        chosen = ["--worker-class", "gevent", "--worker-connections", "1000"]
+    else:
+        chosen = ["--worker-class", worker_class]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), *worker_class,
-         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), *chosen,
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

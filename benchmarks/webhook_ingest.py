@@ -5,7 +5,7 @@ not in the inbox: must be 0), as one JSON line at the end. Target: >= 20,000 eve
 p99 < 100 ms. Usage:
 
     python benchmarks/webhook_ingest.py [--seconds 30] [--clients 8] [--client-processes 2]
-        [--threads 4] [--pre-ping] [--database-url URL]
+        [--worker-class gevent|gthread|sync] [--threads 4] [--pre-ping] [--database-url URL]
 
 The client runs in its own processes (keep-alive connections, hand-formatted bodies) and reports
 its CPU time, since on a small machine it shares the cores with gunicorn and PostgreSQL.
@@ -122,16 +122,18 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="gunicorn threads per worker (above 1: the gthread worker class)")
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread", "sync"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker, for the gthread worker class")
     parser.add_argument("--pre-ping", action="store_true",
                         help="ping pooled connections on checkout (the Procfile's web does not)")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
 
     with scratch_database(args.database_url) as (url, engine), procfile_web(
-            url, SECRET, workers=args.workers, threads=args.threads,
-            pre_ping=args.pre_ping) as base:
+            url, SECRET, workers=args.workers, worker_class=args.worker_class,
+            threads=args.threads, pre_ping=args.pre_ping) as base:
         port = int(base.rsplit(":", 1)[1])
         results: Any = multiprocessing.get_context("fork").Queue()
         per_process = max(1, args.clients // args.client_processes)
@@ -163,7 +165,9 @@ def main() -> None:
     latencies.sort()
     result = {
         "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
-        args.workers, "threads": args.threads, "pre_ping": args.pre_ping,
+        args.workers, "worker_class": args.worker_class,
+        "threads": args.threads if args.worker_class == "gthread" else None,
+        "pre_ping": args.pre_ping,
         "clients": args.clients, "batch": args.batch,
         "events_acknowledged": acknowledged,
         "events_per_s": round(acknowledged / elapsed),

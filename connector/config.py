@@ -99,6 +99,9 @@ class Settings:
     # web process: how long a dashboard login lasts; the port `connector serve` listens on;
     # where gunicorn workers share their metrics; whether pooled connections are pinged
     dashboard_session_hours: float = 8.0
+    # proxies in front of the web process whose X-Forwarded-* headers are believed: 0 believes
+    # none (a client could name any address or host); 1 for one load balancer, and so on
+    trusted_proxy_hops: int = 0
     port: int = 8000
     prometheus_multiproc_dir: str | None = None
     db_pre_ping: bool = True
@@ -152,6 +155,7 @@ class Settings:
             program_path=Path(env.get("CONNECTOR_PROGRAM", "").strip() or cls.program_path),
             log_format=log_format,
             dashboard_session_hours=_float(env, "DASHBOARD_SESSION_HOURS", 8.0),
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             port=_int(env, "PORT", 8000),
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
             db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),

@@ -215,7 +215,8 @@ def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
     key = f"enrollment.workflows.{step}"
     workflow_id = r.get(f"{key}.workflow_id")
     trigger = r.get(f"{key}.trigger_property")
-    if mode == "api" and (workflow_id is None or not str(workflow_id).strip().isdigit()):
+    digits = str(workflow_id).strip()
+    if mode == "api" and (workflow_id is None or not (digits.isascii() and digits.isdigit())):
         raise r.fail(f"{key}.workflow_id", "api mode needs the workflow's numeric (v2) id")
     if mode == "property" and not (isinstance(trigger, str) and trigger.strip()):
         raise r.fail(f"{key}.trigger_property", "property mode needs a trigger property name")

@@ -100,6 +100,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
     app.register_error_handler(HTTPException, _http_error)
+    for malformed in MALFORMED_INPUT:
+        app.register_error_handler(malformed, _malformed_input)
     return app
 
 
@@ -145,6 +147,25 @@ def _json(body: dict[str, Any], status: int) -> Response:
 
 def _hubspot_error(exc: HubSpotError) -> Response:
     return _json(exc.body(), exc.status)
+
+
+# HubSpot checks a request body against the endpoint's schema before acting on it and answers
+# 400 VALIDATION_ERROR ("Invalid input JSON ..."); the handlers read bodies in the documented
+# shape, so a body of another shape (a list where an object goes, text where a number goes)
+# ends in one of these while being read, and gets that answer instead of a 500
+# (a body nested deeper than the JSON reader goes ends in RecursionError)
+MALFORMED_INPUT: tuple[type[Exception], ...] = (TypeError, AttributeError, LookupError,
+                                                 ValueError, OverflowError, RecursionError)
+
+
+def _malformed_input(exc: Exception) -> Response:
+    log.warning("sandbox: malformed request to %s answered 400 (%s)", request.path,
+                type(exc).__name__)
+    message = (f"Invalid input JSON: the request does not match the expected shape "
+               f"({type(exc).__name__})")
+    if request.path.startswith(payouts_api.PREFIX):  # the gift-card API's own error shape
+        return payouts_api._error(400, message)  # noqa: SLF001 - the sandbox's sibling
+    return _json(error_body("VALIDATION_ERROR", message), 400)
 
 
 def _http_error(exc: HTTPException) -> Response:
