@@ -78,6 +78,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+SUPPORTED_DATABASES = ("sqlite:///", "postgresql+psycopg://")
+
+
+def read_database_url(env: Mapping[str, str]) -> str:
+    """DATABASE_URL, normalised; a ConfigError for a kind of database the connector cannot use."""
+    raw = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    url = normalise_database_url(raw)
+    if not url.startswith(SUPPORTED_DATABASES):
+        kind = url.split(":", 1)[0] if ":" in url else "no scheme"
+        raise ConfigError(
+            f"DATABASE_URL is a {kind} URL ({redact_url(raw)}); the connector runs on "
+            "PostgreSQL (postgresql://user:password@host/db) or SQLite (sqlite:///file.db)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the connector reads; secrets are never printed (see `__repr__`)."""
@@ -135,9 +150,7 @@ class Settings:
             hubspot_client_secret=env.get("HUBSPOT_CLIENT_SECRET", "").strip() or None,
             hubspot_base_url=_url(env, "HUBSPOT_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
             public_url=_url(env, "CONNECTOR_PUBLIC_URL", None),
-            database_url=normalise_database_url(
-                env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-            ),
+            database_url=read_database_url(env),
             rate_limit_per_10s=_int(env, "HUBSPOT_RATE_LIMIT_PER_10S", 100),
             search_rate_per_s=_float(env, "HUBSPOT_SEARCH_RATE_PER_S", 4.0),
             dashboard_token=env.get("DASHBOARD_TOKEN", "").strip() or None,

@@ -3,14 +3,18 @@ and the web app gunicorn serves (Procfile `web`)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.config import Settings
 from connector.errors import UserError
-from connector.runtime import Runtime
+from connector.runtime import Runtime, describe_failure
 from connector.web.app import create_app as create_web_app
+
+log = logging.getLogger(__name__)
 
 
 def build_runtime() -> Runtime:
@@ -20,14 +24,23 @@ def build_runtime() -> Runtime:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The web process: settings from the environment, and it stops at start without the
-    client secret (every webhook, card and action request would be refused otherwise).
+    client secret (every webhook, card and action request would be refused otherwise) and on
+    a database that is not migrated (SQLite, the embedded default, is migrated instead).
 
     Under gunicorn no CLI prints a UserError: a bad setting is one line on stderr and exit 2.
+    A database that does not answer yet is no reason to stop: webhooks get 503 (HubSpot
+    retries) and /readyz says why until it answers.
     """
     try:
         settings = settings or Settings.from_env()
         settings.require_client_secret()
+        runtime = Runtime(settings)
+        try:
+            runtime.engine  # noqa: B018 - checks (or on SQLite applies) the migrations
+        except SQLAlchemyError as exc:
+            log.warning("starting without the database: %s",
+                        describe_failure(exc, settings) or type(exc).__name__)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
-    return create_web_app(Runtime(settings))
+    return create_web_app(runtime)

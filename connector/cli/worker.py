@@ -29,6 +29,7 @@ def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
     """Handle webhook events from the inbox: re-score contacts, apply removals, send writes."""
     runtime = build_runtime()
     configure_logging(runtime.settings)
+    runtime.engine  # noqa: B018 - an unmigrated or unreachable database stops it here, in one line
     if with_clock and runtime.on_postgres:
         click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
     options = WorkerOptions(batch_size=batch_size, lease=timedelta(seconds=lease_seconds),

@@ -39,10 +39,14 @@ def enrollments() -> Any:
 
 @bp.post("/faults")
 def faults() -> Any:
-    """Set error_rate (0..1), latency_ms and rate_limit_burst; answers the faults now set."""
+    """Set error_rate (0..1), error_status (500, 502, 503, 504), latency_ms and
+    rate_limit_burst; answers the faults now set."""
     body = _body()
-    now = state().limits.set_faults(body.get("error_rate"), body.get("latency_ms"),
-                                    body.get("rate_limit_burst"))
+    try:
+        now = state().limits.set_faults(body.get("error_rate"), body.get("latency_ms"),
+                                        body.get("rate_limit_burst"), body.get("error_status"))
+    except ValueError as exc:
+        raise validation(str(exc)) from None
     return vars(now)
 
 

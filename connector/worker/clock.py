@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.runtime import Runtime
+from connector.runtime import Runtime, log_failure
 from connector.sync import passes
 from connector.sync.summary import SyncSummary
 from connector.worker import due
@@ -30,16 +30,15 @@ PROGRAM_DUE_HOURS = 1  # reminders are counted in days: hourly is prompt enough
 
 def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
     """Run one sync pass under its lock; None when another holder has it or the pass failed."""
-    with pass_lock(runtime.engine, f"sync:{name}") as held:
-        if not held:
-            log.info("%s sync skipped: another clock or run holds its lock", name)
-            return None
-        try:
+    try:
+        with pass_lock(runtime.engine, f"sync:{name}") as held:
+            if not held:
+                log.info("%s sync skipped: another clock or run holds its lock", name)
+                return None
             summary = passes.run_sync(runtime, full=name == "full")
-        except Exception:
-            # logged with the traceback; the scheduler stays alive for the next run
-            log.exception("%s sync failed", name)
-            return None
+    except Exception as exc:  # noqa: BLE001 - the scheduler stays alive for the next run
+        log_failure(log, f"{name} sync failed", exc, runtime.settings)
+        return None
     for line in summary.lines():
         log.info("%s", line)
     return summary
@@ -47,15 +46,15 @@ def run_pass(runtime: Runtime, name: str) -> SyncSummary | None:
 
 def run_program_due(runtime: Runtime) -> DueWork | None:
     """Reminders due and holds ended, under their own pass lock; None when skipped or failed."""
-    with pass_lock(runtime.engine, "program:due") as held:
-        if not held:
-            log.info("program reminders skipped: another clock or run holds their lock")
-            return None
-        try:
+    try:
+        with pass_lock(runtime.engine, "program:due") as held:
+            if not held:
+                log.info("program reminders skipped: another clock or run holds their lock")
+                return None
             work = due.run_due_work(runtime, datetime.now(UTC))
-        except Exception:
-            log.exception("program reminders failed")
-            return None
+    except Exception as exc:  # noqa: BLE001 - the scheduler stays alive for the next run
+        log_failure(log, "program reminders failed", exc, runtime.settings)
+        return None
     log.info("program: %d reminders due, %d written, %d rewards released from their hold, "
              "%d referrals converted by missed deals",
              work.reminded, work.written, work.released, work.deals_converted)

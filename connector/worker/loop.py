@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from connector.db.models import utcnow
 from connector.errors import UserError
 from connector.queue.inbox import MAX_ATTEMPTS, prune_handled
+from connector.runtime import log_failure
 from connector.sync import flush
 from connector.worker import clock, payouts
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
@@ -121,8 +122,9 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
                 summary, sent = work_once(runtime, options)
             except UserError:
                 raise
-            except Exception:  # the database or HubSpot is down: log, wait, try again
-                log.exception("worker pass failed; retrying in %.0f s", options.idle_sleep_s * 5)
+            except Exception as exc:  # noqa: BLE001 - the database or HubSpot is down: wait, retry
+                log_failure(log, f"worker pass failed; retrying in "
+                                 f"{options.idle_sleep_s * 5:.0f} s", exc, runtime.settings)
                 stop.wait(options.idle_sleep_s * 5)
                 continue
             if not (summary.handled or summary.retried or summary.dead or sent):
