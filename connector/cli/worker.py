@@ -11,6 +11,7 @@ from connector.cli.wiring import build_runtime
 from connector.errors import UserError
 from connector.logs import configure_logging
 from connector.queue.inbox import list_events, replay
+from connector.worker.drain import LEASE
 from connector.worker.loop import WorkerOptions, run_worker
 
 
@@ -19,8 +20,10 @@ from connector.worker.loop import WorkerOptions, run_worker
 @click.option("--with-clock", is_flag=True,
               help="Also run the clock's scheduled jobs in this process (single-process SQLite).")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
-@click.option("--lease-seconds", type=click.IntRange(1), default=300, show_default=True,
-              help="How long a claimed event stays with this worker before others may retry it.")
+@click.option("--lease-seconds", type=click.IntRange(1), default=int(LEASE.total_seconds()),
+              show_default=True,
+              help="How long claimed events stay with this worker without a heartbeat (it renews "
+                   "them while it works); a killed worker's events are retried after this.")
 @click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--idle-sleep", type=click.FloatRange(0.01), default=1.0, show_default=True,
               help="Seconds to wait before looking again when nothing was due.")

@@ -33,6 +33,7 @@ class Faults:
     latency_ms: int = 0
     rate_limit_burst: int = 0
     error_status: int = 503
+    error_burst: int = 0  # the next N API requests answer `error_status`, whatever the rate
 
 
 @dataclass
@@ -99,12 +100,18 @@ class Limits:
     def fail_now(self) -> bool:
         """True when an injected 5xx should answer this request."""
         with self._lock:
+            if self.faults.error_burst > 0:
+                self.faults.error_burst -= 1
+                return True
             return self.faults.error_rate > 0 and self._random.random() < self.faults.error_rate
 
     def set_faults(self, error_rate: float | None = None, latency_ms: int | None = None,
-                   rate_limit_burst: int | None = None, error_status: int | None = None) -> Faults:
+                   rate_limit_burst: int | None = None, error_status: int | None = None,
+                   error_burst: int | None = None) -> Faults:
         """Change the injected faults; None leaves one as it is."""
         with self._lock:
+            if error_burst is not None:
+                self.faults.error_burst = max(0, int(error_burst))
             if error_status is not None:
                 if int(error_status) not in SERVER_ERROR_CATEGORIES:
                     raise ValueError("error_status must be one of "

@@ -30,6 +30,8 @@ class SyncSummary:
     written: int = 0
     properties_written: int = 0
     failed: int = 0
+    # contacts whose own properties HubSpot had with other values (edited by hand): corrected
+    edited_in_hubspot: int = 0
     excluded: Counter[str] = field(default_factory=Counter)
     data_quality_contacts: int = 0
     data_quality_issues: Counter[str] = field(default_factory=Counter)
@@ -64,7 +66,8 @@ class SyncSummary:
             "mode": self.mode, "dry_run": self.dry_run, "pages": self.pages,
             "read": self.read, "scored": self.scored, "changed": self.changed,
             "written": self.written, "properties_written": self.properties_written,
-            "failed": self.failed, "excluded": dict(self.excluded),
+            "failed": self.failed, "edited_in_hubspot": self.edited_in_hubspot,
+            "excluded": dict(self.excluded),
             "data_quality_contacts": self.data_quality_contacts,
             "top_data_quality_issues": dict(self.data_quality_issues.most_common(TOP_ISSUES)),
             "api_calls": self.api_calls, "rate_limited": self.rate_limited,
@@ -81,6 +84,10 @@ class SyncSummary:
             f"{self.changed} changed, {wrote}"
             + (f", {self.failed} failed (retried next run)" if self.failed else ""),
         ]
+        if self.edited_in_hubspot:
+            out.append(f"edited in HubSpot: {self.edited_in_hubspot} contacts had other values "
+                       "in the connector's properties"
+                       + (" (would be corrected)" if self.dry_run else " (corrected)"))
         if self.excluded:
             reasons = ", ".join(f"{r} {n}" for r, n in self.excluded.most_common())
             out.append(f"excluded: {sum(self.excluded.values())} ({reasons})")

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from connector import metrics
 from connector.db.migrate import NotMigrated, not_migrated_line, schema_status
 from connector.db.problems import database_problem
-from connector.report.health import inbox_counts, iso, last_successful_sync, outbox_counts
+from connector.report.health import (
+    inbox_counts,
+    iso,
+    last_successful_sync,
+    outbox_counts,
+    pauses,
+)
 from connector.web.current import runtime_of
 
 log = logging.getLogger(__name__)
@@ -51,11 +57,17 @@ def readiness(
                            "reason": not_migrated_line(str(engine.url), schema)}
         with Session(engine) as session:
             last = last_successful_sync(session)
+            paused = pauses(session)
     except SQLAlchemyError as exc:
         return False, _database_down(exc, str(engine.url))
     limit = timedelta(minutes=interval_minutes * STALE_AFTER_INTERVALS)
     body: dict[str, object] = {"database": "ok", "last_sync_success_at": iso(last),
                                "max_sync_age_seconds": int(limit.total_seconds())}
+    if paused:
+        first = paused[0]
+        return False, {"status": "not ready", "paused": paused,
+                       "reason": f"webhook events wait (paused since {first['since']}): "
+                                 f"{first['reason']}", **body}
     if last is None:
         return True, {"status": "ready", "reason": "waiting for the first sync", **body}
     if now - last > limit:
