@@ -35,6 +35,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    """An optional TCP port (1-65535); None when unset."""
+    if not env.get(name, "").strip():
+        return None
+    port = _int(env, name, 9100)
+    if port > 65535:
+        raise ConfigError(f"{name}={port} is not a TCP port; set it to e.g. 9100")
+    return port
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -116,6 +126,8 @@ class Settings:
     dashboard_session_hours: float = 8.0
     port: int = 8000
     prometheus_multiproc_dir: str | None = None
+    # `worker` and `clock`: the port their own /metrics listens on (none when unset)
+    metrics_port: int | None = None
     db_pre_ping: bool = True
     # the gift-card provider (reward payouts); the sandbox URL by default, so nothing spends
     # real money until TREMENDOUS_BASE_URL says so
@@ -165,6 +177,7 @@ class Settings:
             dashboard_session_hours=_float(env, "DASHBOARD_SESSION_HOURS", 8.0),
             port=_int(env, "PORT", 8000),
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            metrics_port=_port(env, "METRICS_PORT"),
             db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),
             tremendous_api_key=env.get("TREMENDOUS_API_KEY", "").strip() or None,
             tremendous_base_url=_url(env, "TREMENDOUS_BASE_URL", None)

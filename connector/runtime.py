@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.config import Settings
 from connector.db.migrate import ensure_schema
 from connector.db.problems import database_problem
-from connector.db.session import is_postgres, make_engine, make_sessions
+from connector.db.session import is_postgres, make_engine, make_sessions, transaction
 from connector.errors import UserError
 from connector.hubspot.failures import hubspot_problem
 from connector.hubspot.gateway import HubSpotGateway, build_gateway
@@ -57,6 +57,15 @@ class Runtime:
     @cached_property
     def gateway(self) -> HubSpotGateway:
         return build_gateway(self.settings, self.engine)
+
+    def save_usage(self) -> int:
+        """Add this process's HubSpot calls since the last save to `api_usage` (the report's
+        "HubSpot calls, last 24 h" counts every process); nothing when no call was made."""
+        gateway = self.__dict__.get("gateway")  # never built: no call to count
+        if gateway is None:
+            return 0
+        with transaction(self.sessions) as session:
+            return gateway.record_usage(session)
 
     @cached_property
     def mapping(self) -> Mapping:

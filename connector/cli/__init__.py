@@ -86,6 +86,10 @@ class ConnectorGroup(click.Group):
                 traceback.print_exc(file=sys.stderr)
             click.echo(f"error: {line}", err=True)
             sys.exit(code)
+        finally:
+            wiring = sys.modules.get("connector.cli.wiring")
+            if wiring is not None:  # the HubSpot calls of a command count in the report
+                wiring.save_usage()
 
 
 @click.group(cls=ConnectorGroup, epilog=JSON_CONVENTION)

@@ -13,7 +13,7 @@ from types import FrameType
 
 import click
 
-from connector.cli.wiring import build_runtime
+from connector.cli.wiring import build_runtime, serve_metrics
 from connector.hubspot.retry import RetryWait
 from connector.sync.passes import run_sync
 from connector.sync.summary import SyncSummary
@@ -96,6 +96,7 @@ def clock() -> None:
     """Run the scheduled sync passes (one clock per deployment; a second one only skips)."""
     runtime = build_runtime()
     runtime.engine  # noqa: B018 - an unmigrated or unreachable database stops it here, in one line
+    serve_metrics(runtime.settings, "clock")
     scheduler = build_scheduler(runtime, blocking=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -9,7 +9,7 @@ import sys
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.config import Settings
+from connector.config import ConfigError, Settings
 from connector.errors import UserError
 from connector.runtime import Runtime, describe_failure
 from connector.web.app import create_app as create_web_app
@@ -17,9 +17,25 @@ from connector.web.app import create_app as create_web_app
 log = logging.getLogger(__name__)
 
 
+_built: list[Runtime] = []  # this command's runtimes, whose HubSpot calls are saved at its end
+
+
 def build_runtime() -> Runtime:
     """The runtime of a command, from the environment (tests replace it by monkeypatch)."""
-    return Runtime(Settings.from_env())
+    runtime = Runtime(Settings.from_env())
+    _built.append(runtime)
+    return runtime
+
+
+def save_usage() -> None:
+    """Add the HubSpot calls this command made to `api_usage` (best effort: a command that
+    failed on the database cannot save them either)."""
+    while _built:
+        runtime = _built.pop()
+        try:
+            runtime.save_usage()
+        except Exception as exc:  # noqa: BLE001 - the counts only feed the report
+            log.debug("HubSpot call counts not saved: %s", type(exc).__name__)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -44,3 +60,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
     return create_web_app(runtime)
+
+
+def serve_metrics(settings: Settings, process: str) -> None:
+    """The process's own /metrics on METRICS_PORT (worker, clock: Prometheus scrapes each
+    process; the web's gunicorn workers share theirs at the web's /metrics)."""
+    if settings.metrics_port is None:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(settings.metrics_port)
+    except OSError as exc:
+        raise ConfigError(f"METRICS_PORT={settings.metrics_port}: the {process}'s metrics "
+                          f"cannot listen there ({exc.strerror or exc})") from None
+    log.info("%s metrics at http://0.0.0.0:%d/metrics", process, settings.metrics_port)

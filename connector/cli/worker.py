@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import click
 
-from connector.cli.output import print_rows
-from connector.cli.wiring import build_runtime
+from connector.cli.output import JSON_HELP, print_rows
+from connector.cli.wiring import build_runtime, serve_metrics
 from connector.errors import UserError
 from connector.logs import configure_logging
 from connector.queue.inbox import list_events, replay
@@ -33,6 +33,8 @@ def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
     runtime = build_runtime()
     configure_logging(runtime.settings)
     runtime.engine  # noqa: B018 - an unmigrated or unreachable database stops it here, in one line
+    if not once:
+        serve_metrics(runtime.settings, "worker")
     if with_clock and runtime.on_postgres:
         click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
     options = WorkerOptions(batch_size=batch_size, lease=timedelta(seconds=lease_seconds),
@@ -48,7 +50,7 @@ def events() -> None:
 @events.command("list")
 @click.option("--status", type=click.Choice(["pending", "processing", "done", "dead"]))
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def list_command(status: str | None, limit: int, as_json: bool) -> None:
     """The newest events, with status, attempts and last error."""
     rows = list_events(build_runtime().engine, status=status, limit=limit)

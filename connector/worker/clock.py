@@ -76,6 +76,7 @@ def run_program_due(runtime: Runtime) -> DueWork | None:
                 log.info("program reminders skipped: they ran within their interval")
                 return None
             work = due.run_due_work(runtime, datetime.now(UTC))
+            runtime.save_usage()
     except Exception as exc:  # noqa: BLE001 - the scheduler stays alive for the next run
         log_failure(log, "program reminders failed", exc, runtime.settings)
         return None

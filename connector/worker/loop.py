@@ -41,6 +41,8 @@ class WorkerOptions:
     prune_every_s: float = 600.0
     # with the access token rejected, how often to try it again (one cheap call each time)
     token_retry_s: float = 30.0
+    # how often this worker adds its HubSpot calls to `api_usage` (the report's 24 h count)
+    save_usage_every_s: float = 10.0
 
 
 def flush_outbox(runtime: Runtime) -> int:
@@ -162,15 +164,21 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
     token pauses the drain until HubSpot accepts it again."""
     options = options or WorkerOptions()
     if once:
-        work_once(runtime, options)
+        try:
+            work_once(runtime, options)
+        finally:
+            _save_usage(runtime)
         return
     stop = stop or StopFlag()
     stop.install()
     scheduler = _start_clock(runtime) if with_clock else None
     pause = TokenPause(runtime, options.token_retry_s)
-    pruned_at = 0.0
+    pruned_at = saved_at = 0.0
     try:
         while not stop.event.is_set():
+            if time.monotonic() - saved_at >= options.save_usage_every_s:
+                saved_at = time.monotonic()
+                _save_usage(runtime)
             try:
                 if _paused(pause, stop):
                     continue
@@ -193,3 +201,11 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=True)
+        _save_usage(runtime)
+
+
+def _save_usage(runtime: Runtime) -> None:
+    try:
+        runtime.save_usage()
+    except Exception as exc:  # noqa: BLE001 - kept in memory, saved at the next try
+        log_failure(log, "could not save the HubSpot call counts", exc, runtime.settings)
