@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -318,3 +322,26 @@ def test_clock_pass_failures_are_one_log_line(settings: Settings,
     assert record.getMessage().startswith("incremental sync failed: cannot reach the database")
     assert record.exc_info is None
 
+
+
+@pytest.mark.postgres
+def test_the_procfiles_web_alone_stops_on_an_unmigrated_database_in_one_line(
+    empty_pg_url: str, tmp_path: Path,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    [web] = [line.split(":", 1)[1] for line in (root / "Procfile").read_text().splitlines()
+             if line.startswith("web:")]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": empty_pg_url, "HUBSPOT_CLIENT_SECRET": "secret",
+           "PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(["sh", "-c", web], env=env, cwd=root, capture_output=True,
+                          text=True, timeout=60)  # gunicorn used to restart its workers for ever
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].endswith("is not migrated (no connector tables): run "
+                              "`connector db upgrade`")
+    assert "Traceback" not in done.stderr

@@ -7,11 +7,11 @@ import logging
 import sys
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
 
+from connector.cli.preflight import check_web
 from connector.config import ConfigError, Settings
 from connector.errors import UserError
-from connector.runtime import Runtime, describe_failure
+from connector.runtime import Runtime
 from connector.web.app import create_app as create_web_app
 
 log = logging.getLogger(__name__)
@@ -49,17 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     try:
         settings = settings or Settings.from_env()
-        settings.require_client_secret()
-        runtime = Runtime(settings)
-        try:
-            runtime.engine  # noqa: B018 - checks (or on SQLite applies) the migrations
-        except SQLAlchemyError as exc:
-            log.warning("starting without the database: %s",
-                        describe_failure(exc, settings) or type(exc).__name__)
+        check_web(settings)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
-    return create_web_app(runtime)
+    return create_web_app(Runtime(settings))
 
 
 def serve_metrics(settings: Settings, process: str) -> None:
