@@ -1,4 +1,5 @@
-"""The worker process: drain the inbox, flush the outbox, sleep when idle, stop on SIGTERM."""
+"""The worker process: drain the inbox, flush the outbox, sleep when idle (woken at once on
+PostgreSQL when webhook events are stored), stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from connector.runtime import log_failure
 from connector.sync import flush
 from connector.worker import clock, payouts
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
+from connector.worker.wakeup import InboxWakeup
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -173,6 +175,8 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
     stop.install()
     scheduler = _start_clock(runtime) if with_clock else None
     pause = TokenPause(runtime, options.token_retry_s)
+    wakeup = InboxWakeup(runtime.engine, stop.event)
+    wakeup.start()  # LISTEN before the first look: no event stored after it waits for the poll
     pruned_at = saved_at = 0.0
     try:
         while not stop.event.is_set():
@@ -197,8 +201,9 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
                 stop.wait(options.idle_sleep_s * 5)
                 continue
             if not (summary.handled or summary.retried or summary.dead or sent):
-                stop.wait(options.idle_sleep_s)
+                wakeup.wait(options.idle_sleep_s)  # at once when the receiver stores events
     finally:
+        wakeup.close()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         _save_usage(runtime)
