@@ -35,6 +35,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    """An optional TCP port (1-65535); None when unset."""
+    if not env.get(name, "").strip():
+        return None
+    port = _int(env, name, 9100)
+    if port > 65535:
+        raise ConfigError(f"{name}={port} is not a TCP port; set it to e.g. 9100")
+    return port
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -78,6 +88,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+SUPPORTED_DATABASES = ("sqlite:///", "postgresql+psycopg://")
+
+
+def read_database_url(env: Mapping[str, str]) -> str:
+    """DATABASE_URL, normalised; a ConfigError for a kind of database the connector cannot use."""
+    raw = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    url = normalise_database_url(raw)
+    if not url.startswith(SUPPORTED_DATABASES):
+        kind = url.split(":", 1)[0] if ":" in url else "no scheme"
+        raise ConfigError(
+            f"DATABASE_URL is a {kind} URL ({redact_url(raw)}); the connector runs on "
+            "PostgreSQL (postgresql://user:password@host/db) or SQLite (sqlite:///file.db)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the connector reads; secrets are never printed (see `__repr__`)."""
@@ -104,6 +129,8 @@ class Settings:
     trusted_proxy_hops: int = 0
     port: int = 8000
     prometheus_multiproc_dir: str | None = None
+    # `worker` and `clock`: the port their own /metrics listens on (none when unset)
+    metrics_port: int | None = None
     db_pre_ping: bool = True
     # the gift-card provider (reward payouts); the sandbox URL by default, so nothing spends
     # real money until TREMENDOUS_BASE_URL says so
@@ -140,9 +167,7 @@ class Settings:
             hubspot_client_secret=env.get("HUBSPOT_CLIENT_SECRET", "").strip() or None,
             hubspot_base_url=_url(env, "HUBSPOT_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
             public_url=_url(env, "CONNECTOR_PUBLIC_URL", None),
-            database_url=normalise_database_url(
-                env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-            ),
+            database_url=read_database_url(env),
             rate_limit_per_10s=_int(env, "HUBSPOT_RATE_LIMIT_PER_10S", 100),
             search_rate_per_s=_float(env, "HUBSPOT_SEARCH_RATE_PER_S", 4.0),
             dashboard_token=env.get("DASHBOARD_TOKEN", "").strip() or None,
@@ -158,6 +183,7 @@ class Settings:
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             port=_int(env, "PORT", 8000),
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
+            metrics_port=_port(env, "METRICS_PORT"),
             db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),
             tremendous_api_key=env.get("TREMENDOUS_API_KEY", "").strip() or None,
             tremendous_base_url=_url(env, "TREMENDOUS_BASE_URL", None)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from connector.audit.trail import audit_trail, change_text
+from connector.cli.output import JSON_HELP, print_json
 from connector.cli.wiring import build_runtime
 from connector.privacy.erasure import was_erased
 
@@ -14,7 +13,7 @@ from connector.privacy.erasure import was_erased
 @click.command()
 @click.argument("contact_id")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the newest N writes.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def audit(contact_id: str, limit: int | None, as_json: bool) -> None:
     """Show what the connector wrote to a contact: time, property before -> after, reason."""
     runtime = build_runtime()
@@ -22,8 +21,8 @@ def audit(contact_id: str, limit: int | None, as_json: bool) -> None:
         entries = audit_trail(session, contact_id, limit=limit)
         erased = was_erased(session, contact_id)
     if as_json:
-        click.echo(json.dumps({"contact_id": contact_id, "erased": erased,
-                               "writes": [e.as_dict() for e in entries]}, indent=2))
+        print_json({"contact_id": contact_id, "erased": erased,
+                    "writes": [e.as_dict() for e in entries]})
         return
     if erased:
         click.echo(f"contact {contact_id}: personal data erased on request; "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import click
 
 from connector.cli.demo import run_demo
+from connector.cli.output import JSON_HELP, print_json
 from connector.cli.wiring import build_runtime
 from connector.errors import UserError
 from connector.report.render import print_report
@@ -17,7 +17,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--since", type=DATE, help="First day of the period (YYYY-MM-DD).")
 @click.option("--until", type=DATE, help="Last day of the period, included (YYYY-MM-DD).")
 def report(as_json: bool, since: datetime | None, until: datetime | None) -> None:
@@ -29,7 +29,7 @@ def report(as_json: bool, since: datetime | None, until: datetime | None) -> Non
         raise UserError("--until is before --since")
     numbers = load_report(build_runtime(), start, end)
     if as_json:
-        click.echo(json.dumps(numbers, indent=2))
+        print_json(numbers)
         return
     print_report(numbers)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from connector.cli.output import print_rows
+from connector.cli.output import JSON_HELP, print_rows
 from connector.cli.wiring import build_runtime
 from connector.db.models import RewardLedger
 from connector.db.session import transaction
@@ -46,7 +46,7 @@ def rewards() -> None:
 
 @rewards.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only rewards in this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def list_rewards(status: str | None, as_json: bool) -> None:
     """List rewards, newest first."""
     runtime = build_runtime()

@@ -7,14 +7,15 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 import click
 
-from connector.cli.wiring import build_runtime
-from connector.sync.passes import Progress, run_sync
+from connector.cli.wiring import build_runtime, serve_metrics
+from connector.hubspot.retry import RetryWait
+from connector.sync.passes import run_sync
 from connector.sync.summary import SyncSummary
 from connector.worker.clock import build_scheduler
 
@@ -23,9 +24,36 @@ log = logging.getLogger(__name__)
 LOG_EVERY_S = 10.0  # progress lines when stdout is not a terminal
 
 
+def wait_text(wait: RetryWait) -> str:
+    """A retry wait in words: the display would otherwise look stuck."""
+    if wait.rate_limited:
+        return (f"waiting {wait.seconds:.0f} s: HubSpot's rate limit answered {wait.reason}, "
+                "then trying again")
+    return f"waiting {wait.seconds:.1f} s: HubSpot failed ({wait.reason}), then trying again"
+
+
+class Display:
+    """The sync's progress: `display(summary)` after each page, `display.waiting(wait)` when a
+    HubSpot call waits before its next try."""
+
+    def __init__(self, show: Callable[[str], None], *, throttle_s: float) -> None:
+        self._show = show
+        self._throttle_s = throttle_s
+        self._last = time.monotonic()
+
+    def __call__(self, summary: SyncSummary) -> None:
+        if time.monotonic() - self._last >= self._throttle_s:
+            self._last = time.monotonic()
+            self._show(f"{summary.read} contacts read, {summary.changed} changed, "
+                       f"{summary.written} written")
+
+    def waiting(self, wait: RetryWait) -> None:
+        self._show(wait_text(wait))  # never throttled: this is the news
+
+
 @contextmanager
-def _progress() -> Iterator[Progress]:
-    """A live bar on a terminal; otherwise a log line every few seconds."""
+def _progress() -> Iterator[Display]:
+    """A live bar on a terminal; otherwise a log line every few seconds (and on every wait)."""
     if sys.stdout.isatty():
         from rich.progress import Progress as Bar
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -33,23 +61,13 @@ def _progress() -> Iterator[Progress]:
         with Bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                  transient=True) as bar:
             task = bar.add_task("reading contacts", total=None)
-
-            def update(summary: SyncSummary) -> None:
-                bar.update(task, description=(
-                    f"{summary.read} contacts read, {summary.changed} changed, "
-                    f"{summary.written} written"))
-
-            yield update
+            yield Display(lambda text: bar.update(task, description=text), throttle_s=0.0)
         return
-    last = [time.monotonic()]
 
-    def log_line(summary: SyncSummary) -> None:
-        if time.monotonic() - last[0] >= LOG_EVERY_S:
-            last[0] = time.monotonic()
-            log.info("sync progress: %d contacts read, %d changed, %d written",
-                     summary.read, summary.changed, summary.written)
+    def log_line(text: str) -> None:
+        log.info("sync progress: %s", text)
 
-    yield log_line
+    yield Display(log_line, throttle_s=LOG_EVERY_S)
 
 
 @click.command()
@@ -59,7 +77,11 @@ def sync(full: bool, dry_run: bool) -> None:
     """Score contacts and write the changed readiness and referral properties to HubSpot."""
     runtime = build_runtime()
     with _progress() as progress:
-        summary = run_sync(runtime, full=full, dry_run=dry_run, progress=progress)
+        runtime.gateway.policy.listeners.append(progress.waiting)
+        try:
+            summary = run_sync(runtime, full=full, dry_run=dry_run, progress=progress)
+        finally:
+            runtime.gateway.policy.listeners.remove(progress.waiting)
     for line in summary.lines():
         click.echo(line)
     if dry_run and summary.sample:
@@ -73,6 +95,8 @@ def sync(full: bool, dry_run: bool) -> None:
 def clock() -> None:
     """Run the scheduled sync passes (one clock per deployment; a second one only skips)."""
     runtime = build_runtime()
+    runtime.engine  # noqa: B018 - an unmigrated or unreachable database stops it here, in one line
+    serve_metrics(runtime.settings, "clock")
     scheduler = build_scheduler(runtime, blocking=True)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import click
 
-from connector.cli.output import print_rows
-from connector.cli.wiring import build_runtime
+from connector.cli.output import JSON_HELP, print_rows
+from connector.cli.wiring import build_runtime, serve_metrics
 from connector.errors import UserError
 from connector.logs import configure_logging
 from connector.queue.inbox import list_events, replay
+from connector.worker.drain import LEASE
 from connector.worker.loop import WorkerOptions, run_worker
 
 
@@ -19,8 +20,10 @@ from connector.worker.loop import WorkerOptions, run_worker
 @click.option("--with-clock", is_flag=True,
               help="Also run the clock's scheduled jobs in this process (single-process SQLite).")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
-@click.option("--lease-seconds", type=click.IntRange(1), default=300, show_default=True,
-              help="How long a claimed event stays with this worker before others may retry it.")
+@click.option("--lease-seconds", type=click.IntRange(1), default=int(LEASE.total_seconds()),
+              show_default=True,
+              help="How long claimed events stay with this worker without a heartbeat (it renews "
+                   "them while it works); a killed worker's events are retried after this.")
 @click.option("--max-attempts", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--idle-sleep", type=click.FloatRange(0.01), default=1.0, show_default=True,
               help="Seconds to wait before looking again when nothing was due.")
@@ -29,6 +32,9 @@ def worker(once: bool, with_clock: bool, batch_size: int, lease_seconds: int,
     """Handle webhook events from the inbox: re-score contacts, apply removals, send writes."""
     runtime = build_runtime()
     configure_logging(runtime.settings)
+    runtime.engine  # noqa: B018 - an unmigrated or unreachable database stops it here, in one line
+    if not once:
+        serve_metrics(runtime.settings, "worker")
     if with_clock and runtime.on_postgres:
         click.echo("note: on PostgreSQL run `connector clock` as its own process instead", err=True)
     options = WorkerOptions(batch_size=batch_size, lease=timedelta(seconds=lease_seconds),
@@ -44,7 +50,7 @@ def events() -> None:
 @events.command("list")
 @click.option("--status", type=click.Choice(["pending", "processing", "done", "dead"]))
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def list_command(status: str | None, limit: int, as_json: bool) -> None:
     """The newest events, with status, attempts and last error."""
     rows = list_events(build_runtime().engine, status=status, limit=limit)

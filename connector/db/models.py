@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -289,3 +291,42 @@ class ReadinessSnapshot(Base):
     shares: Mapped[dict[str, Any]] = mapped_column(JSON)
     mapping_version: Mapped[str] = mapped_column(String(64))
     signals_version: Mapped[str] = mapped_column(String(64))
+class PassStart(Base):
+    """When a scheduled pass last started, whichever clock started it: a pass that ran within
+    its interval is skipped, so two clocks run each pass once."""
+
+    __tablename__ = "pass_start"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime]
+    started_by: Mapped[str | None] = mapped_column(String(120))  # host:pid, for the logs
+
+
+class WorkPause(Base):
+    """Work stopped for a cause outside the connector (HubSpot rejected the access token):
+    the worker waits and tries again; /readyz and the dashboard say why. Gone once resumed."""
+
+    __tablename__ = "work_pause"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    checked_at: Mapped[datetime]
+
+
+# PostgreSQL: every INSERT into the inbox (one statement per delivery) notifies the channel the
+# workers LISTEN on, delivered when it commits; migration 0005 creates the same
+INBOX_CHANNEL = "connector_inbox"
+INBOX_NOTIFY = [
+    f"""CREATE OR REPLACE FUNCTION connector_inbox_notify() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{INBOX_CHANNEL}', '');
+            RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER inbox_event_notify AFTER INSERT ON inbox_event
+        FOR EACH STATEMENT EXECUTE FUNCTION connector_inbox_notify()""",
+]
+for _statement in INBOX_NOTIFY:
+    event.listen(InboxEvent.__table__, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))

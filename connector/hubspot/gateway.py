@@ -249,6 +249,11 @@ class HubSpotGateway:
             lambda: self.apis.request("POST", path),
         )
 
+    def probe(self) -> None:
+        """One cheap authenticated call (a batch read of no real contact): TokenRejected while
+        HubSpot refuses the token, nothing once it accepts it."""
+        self._read_batch(["0"], ["hs_object_id"])
+
     # -- usage -------------------------------------------------------------------------
 
     def usage(self) -> dict[str, Any]:

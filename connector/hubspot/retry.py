@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -25,7 +25,8 @@ from connector.errors import UserError
 
 T = TypeVar("T")
 
-SERVER_ERRORS = frozenset({502, 503, 504})
+# HubSpot's 500s are mostly transient: retried like 502-504 (never for creates, see below)
+SERVER_ERRORS = frozenset({500, 502, 503, 504})
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # the SDK's generated APIs (urllib3 with its retries off): refused, reset, timed out
     urllib3.exceptions.NewConnectionError,
@@ -109,7 +110,7 @@ def translate(exc: BaseException) -> BaseException:
 
 
 def is_retryable(exc: BaseException, *, retry_server_errors: bool = True) -> bool:
-    """429 (not DAILY), 502/503/504 and connection failures; never other 4xx."""
+    """429 (not DAILY), 500/502/503/504 and connection failures; never other 4xx."""
     status = status_of(exc)
     if status == 429:
         return rate_limit_policy(exc) != "DAILY"
@@ -153,14 +154,36 @@ def rate_limit_wait_s(exc: BaseException) -> float:
         return TEN_SECONDLY_WAIT_S
 
 
+@dataclass(frozen=True)
+class RetryWait:
+    """A wait before the next try: how long, and why (`429 TEN_SECONDLY_ROLLING`, `HTTP 503`,
+    `connection`), for a progress display that would otherwise look stuck."""
+
+    seconds: float
+    reason: str
+    rate_limited: bool
+
+
 @dataclass
 class RetryPolicy:
-    """Retries with a stop; waits injectable so tests run in milliseconds."""
+    """Retries with a stop; waits injectable so tests run in milliseconds.
+
+    `listeners` hear of every wait before it starts. A call that gives up raises the last
+    error with `hubspot_attempts` (tries made) and `hubspot_waited_s` set on it.
+    """
 
     max_attempts: int = 6
     backoff_multiplier_s: float = 0.5
     backoff_max_s: float = 30.0
     sleep: Callable[[float], None] = time.sleep
+    listeners: list[Callable[[RetryWait], None]] = field(default_factory=list)
+
+    def _tell(self, wait: RetryWait) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(wait)
+            except Exception:  # noqa: BLE001,S110 - a display must never break a call
+                pass
 
     def call(self, attempt: Callable[[], T], *, retry_server_errors: bool = True) -> T:
         """Run `attempt` until it succeeds, fails for good, or the attempts run out.
@@ -172,13 +195,29 @@ class RetryPolicy:
             multiplier=self.backoff_multiplier_s, max=self.backoff_max_s
         )
 
+        tries = [0]
+        waited = [0.0]
+
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if exc is not None and status_of(exc) == 429:
                 return rate_limit_wait_s(exc)
             return float(backoff(state))
 
+        def before_sleep(state: RetryCallState) -> None:
+            # called only for a wait that happens (never after the last try)
+            exc = state.outcome.exception() if state.outcome else None
+            seconds = float(state.upcoming_sleep)
+            waited[0] += seconds
+            status = status_of(exc) if exc is not None else None
+            if exc is not None and status == 429:
+                self._tell(RetryWait(seconds, f"429 {rate_limit_policy(exc)}", True))
+            else:
+                self._tell(RetryWait(seconds, f"HTTP {status}" if status else "connection",
+                                     False))
+
         def translated() -> T:
+            tries[0] += 1
             try:
                 return attempt()
             except Exception as exc:
@@ -191,9 +230,18 @@ class RetryPolicy:
             sleep=self.sleep,
             stop=stop_after_attempt(self.max_attempts),
             wait=wait,
+            before_sleep=before_sleep,
             retry=retry_if_exception(
                 lambda e: is_retryable(e, retry_server_errors=retry_server_errors)
             ),
             reraise=True,
         )
-        return retrying(translated)
+        try:
+            return retrying(translated)
+        except Exception as exc:
+            try:  # for the one line that names how hard we tried
+                exc.hubspot_attempts = tries[0]  # type: ignore[attr-defined]
+                exc.hubspot_waited_s = waited[0]  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+            raise

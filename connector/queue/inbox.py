@@ -64,6 +64,27 @@ def claim_due_events(
     return sorted((ClaimedEvent(*row) for row in rows), key=lambda e: e.id)
 
 
+def renew_leases(engine: Engine, events: Sequence[ClaimedEvent], *, lease: timedelta,
+                 now: datetime) -> int:
+    """Keep these claimed events leased to this worker for `lease` from `now` (heartbeat)."""
+    return leases.renew(engine, InboxEvent, [(e.id, e.attempts) for e in events],
+                        lease=lease, now=now)
+
+
+def release(engine: Engine, events: Sequence[ClaimedEvent], *, retry_at: datetime) -> None:
+    """Give events back untried: pending again at `retry_at`, the attempt not counted (the
+    failure was not theirs, e.g. HubSpot rejected the token)."""
+    if not events:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_([e.id for e in events]), InboxEvent.status == "processing")
+            .values(status="pending", next_attempt_at=retry_at,
+                    attempts=InboxEvent.attempts - 1)
+        )
+
+
 def mark_done(conn: Any, ids: Sequence[int], now: datetime) -> None:
     """Record these events as handled (inside the caller's transaction)."""
     if ids:

@@ -2,8 +2,10 @@
 
 A claim is a short transaction that marks due rows `processing`, counts the attempt and sets
 `next_attempt_at` to the lease end; a row whose lease runs out is due again, so a worker killed
-mid-batch leaves its rows to be claimed by another. On PostgreSQL the claim selects with FOR
-UPDATE SKIP LOCKED, so any number of workers share the queue; SQLite serves a single worker.
+mid-batch leaves its rows to be claimed by another. Leases are short and renewed (`renew`) by
+the worker while it works on the rows, so a dead worker's rows are taken over within a lease
+and a live one's never are. On PostgreSQL the claim selects with FOR UPDATE SKIP LOCKED, so any
+number of workers share the queue; SQLite serves a single worker.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, tuple_, update
 
 from connector.db.models import InboxEvent, OutboxItem
 
@@ -45,6 +47,24 @@ def claim_due(
     )
     with engine.begin() as conn:
         return [tuple(row) for row in conn.execute(claim).all()]
+
+
+def renew(
+    engine: Engine, table: type[InboxEvent] | type[OutboxItem], claims: Sequence[tuple[int, int]],
+    *, lease: timedelta, now: datetime,
+) -> int:
+    """Extend the lease of rows still held by these claims ((id, attempts) as claimed: a row
+    claimed again by another worker since has more attempts and is left alone); how many."""
+    if not claims:
+        return 0
+    statement = (
+        update(table)
+        .where(table.status == "processing",
+               tuple_(table.id, table.attempts).in_([tuple(c) for c in claims]))
+        .values(next_attempt_at=now + lease)
+    )
+    with engine.begin() as conn:
+        return int(conn.execute(statement).rowcount or 0)
 
 
 WAITING = ("pending", "processing")

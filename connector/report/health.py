@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import ApiUsage, InboxEvent, OutboxItem, SyncCursor
 from connector.queue.leases import waiting_and_dead
+from connector.queue.pauses import active_pauses
 
 # the sync passes an admin reads; the `retry` cursor row only keeps the contacts to re-write
 PASSES = ("full", "incremental")
@@ -76,6 +77,12 @@ def dead_events(session: Session, limit: int = DEAD_SHOWN) -> list[dict[str, Any
     ]
 
 
+def pauses(session: Session) -> list[dict[str, Any]]:
+    """Work paused and why (HubSpot rejecting the token): times as ISO strings."""
+    return [{**p, "since": iso(p["since"]), "checked_at": iso(p["checked_at"])}
+            for p in active_pauses(session)]
+
+
 def connector_state(session: Session, now: datetime | None = None) -> dict[str, Any]:
     """Sync passes, inbox, outbox and API usage: how the connector itself is doing."""
     now = now or datetime.now(UTC)
@@ -94,4 +101,5 @@ def connector_state(session: Session, now: datetime | None = None) -> dict[str, 
         "outbox": outbox_counts(session),
         "api_last_24h": api_calls(session, now),
         "dead_events": dead_events(session),
+        "paused": pauses(session),
     }

@@ -136,6 +136,7 @@ def _connector(report: dict[str, Any]) -> list[Table]:
         ("HubSpot calls, last 24 h", state["api_last_24h"]["calls"]),
         ("HubSpot 429 answers, last 24 h", state["api_last_24h"]["rate_limited"]),
     ]
+    rows += [(f"PAUSED since {p['since']}", p["reason"]) for p in state.get("paused") or []]
     return [_pairs("Connector", rows)]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import SQLAlchemyError
 
+from connector.db.problems import database_problem
 from connector.errors import UserError
 from connector.report.calibration import calibration_panel
 from connector.report.numbers import build_report
@@ -27,7 +28,8 @@ def program_options(runtime: Runtime) -> dict[str, Any]:
 
 def load_report(runtime: Runtime, since: datetime | None = None,
                 until: datetime | None = None) -> dict[str, Any]:
-    """The report from the runtime's database; ReportUnavailable when it cannot be read."""
+    """The report from the runtime's database; ReportUnavailable (unreachable, not migrated)
+    when it cannot be read."""
     try:
         with runtime.sessions() as session:
             report = build_report(session, since, until, **program_options(runtime))
@@ -35,8 +37,6 @@ def load_report(runtime: Runtime, since: datetime | None = None,
             report["calibration"] = calibration_panel(
                 session, runtime.mapping, window_days=runtime.settings.calibration_window_days)
             return report
-    except (OperationalError, ProgrammingError) as exc:
-        raise ReportUnavailable(
-            "cannot read the connector's database "
-            f"({str(exc.orig).splitlines()[0]}); run `connector db upgrade` first"
-        ) from None
+    except SQLAlchemyError as exc:
+        problem = database_problem(exc, runtime.settings.database_url)
+        raise ReportUnavailable(problem.line if problem else str(exc)) from None

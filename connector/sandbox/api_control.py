@@ -39,11 +39,27 @@ def enrollments() -> Any:
 
 @bp.post("/faults")
 def faults() -> Any:
-    """Set error_rate (0..1), latency_ms and rate_limit_burst; answers the faults now set."""
+    """Set error_rate (0..1), error_status (500, 502, 503, 504), error_burst (the next N
+    requests fail), latency_ms and rate_limit_burst; answers the faults now set."""
     body = _body()
-    now = state().limits.set_faults(body.get("error_rate"), body.get("latency_ms"),
-                                    body.get("rate_limit_burst"))
+    try:
+        now = state().limits.set_faults(body.get("error_rate"), body.get("latency_ms"),
+                                        body.get("rate_limit_burst"), body.get("error_status"),
+                                        body.get("error_burst"))
+    except ValueError as exc:
+        raise validation(str(exc)) from None
     return vars(now)
+
+
+@bp.post("/token")
+def token() -> Any:
+    """Change the access token the portal accepts (`{"access_token": ...}`), as an admin who
+    rotates or revokes the app's token does: calls with the old one answer 401."""
+    value = _body().get("access_token")
+    if not isinstance(value, str) or not value:
+        raise validation("access_token must be a non-empty string")
+    state().access_token = value
+    return {"rotated": True}
 
 
 @bp.post("/reset")

@@ -19,15 +19,21 @@ from typing import Any
 from connector.sandbox.errors import error_body
 
 WINDOW_S = 10.0
+# HubSpot documents 5xx answers but not their bodies: the usual error shape, a category each
+SERVER_ERROR_CATEGORIES = {500: "INTERNAL_ERROR", 502: "BAD_GATEWAY",
+                           503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}
 
 
 @dataclass
 class Faults:
-    """Injected failures: a share of 503s, added latency, and a burst of forced 429s."""
+    """Injected failures: a share of 5xx answers (503 unless `error_status` says another),
+    added latency, and a burst of forced 429s."""
 
     error_rate: float = 0.0
     latency_ms: int = 0
     rate_limit_burst: int = 0
+    error_status: int = 503
+    error_burst: int = 0  # the next N API requests answer `error_status`, whatever the rate
 
 
 @dataclass
@@ -94,12 +100,23 @@ class Limits:
     def fail_now(self) -> bool:
         """True when an injected 5xx should answer this request."""
         with self._lock:
+            if self.faults.error_burst > 0:
+                self.faults.error_burst -= 1
+                return True
             return self.faults.error_rate > 0 and self._random.random() < self.faults.error_rate
 
     def set_faults(self, error_rate: float | None = None, latency_ms: int | None = None,
-                   rate_limit_burst: int | None = None) -> Faults:
+                   rate_limit_burst: int | None = None, error_status: int | None = None,
+                   error_burst: int | None = None) -> Faults:
         """Change the injected faults; None leaves one as it is."""
         with self._lock:
+            if error_burst is not None:
+                self.faults.error_burst = max(0, int(error_burst))
+            if error_status is not None:
+                if int(error_status) not in SERVER_ERROR_CATEGORIES:
+                    raise ValueError("error_status must be one of "
+                                     f"{sorted(SERVER_ERROR_CATEGORIES)}")
+                self.faults.error_status = int(error_status)
             if error_rate is not None:
                 self.faults.error_rate = min(1.0, max(0.0, float(error_rate)))
             if latency_ms is not None:

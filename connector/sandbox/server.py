@@ -22,7 +22,7 @@ from connector.sandbox import (
     payouts_api,
 )
 from connector.sandbox.errors import HubSpotError, error_body
-from connector.sandbox.limits import Limits
+from connector.sandbox.limits import SERVER_ERROR_CATEGORIES, Limits
 from connector.sandbox.outcomes import MODELS, generate_outcome_contacts
 from connector.sandbox.portal import DEFAULT_SUBSCRIBED, Portal, PortalOptions
 from connector.sandbox.seed import generate_contacts
@@ -124,9 +124,9 @@ def _guard() -> Response | None:
     if latency:
         time.sleep(latency / 1000)
     if current.limits.fail_now():
-        # HubSpot documents 5xx answers but not their body; the usual error shape is used
-        return _json(error_body("SERVICE_UNAVAILABLE", "Service unavailable (sandbox fault)"),
-                     503)
+        status = current.limits.faults.error_status
+        return _json(error_body(SERVER_ERROR_CATEGORIES[status],
+                                f"HTTP {status} (sandbox fault)"), status)
     return None
 
 

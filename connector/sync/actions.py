@@ -56,6 +56,8 @@ def answer_action(runtime: Runtime, action: str, *, callback_id: str, contact_id
                           "eligible": answer.eligible, "reasons": readiness.reasons}
             session.add(ActionCall(callback_id=callback_id, action=action,
                                    contact_id=contact.id, output=output))
+            # the web's HubSpot calls count in the report's 24 hours too
+            runtime.gateway.record_usage(session)
     except IntegrityError:
         # the same callbackId ran at once elsewhere and committed first: its answer stands
         stored = _stored(runtime, callback_id)

@@ -23,7 +23,14 @@ from connector.scoring.engine import score_contact
 from connector.scoring.model import ReadinessScore
 from connector.sync.states import load_states
 from connector.sync.summary import SyncSummary
-from connector.sync.writeback import Changes, after_write, diff, readiness_properties
+from connector.sync.writeback import (
+    Changes,
+    after_write,
+    as_hubspot_has_it,
+    diff,
+    readiness_properties,
+    truth_properties,
+)
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -39,10 +46,13 @@ class PlannedWrite:
     changes: Changes
 
 
-def read_properties(runtime: Runtime) -> list[str]:
-    """What to read on every contact: the mapping's signals plus what the program needs."""
-    # the connector's own properties are not read back: the diff is against `state.written`
-    return list(dict.fromkeys([*runtime.mapping.properties, *hooks.required_properties(runtime)]))
+def read_properties(runtime: Runtime, *, compare: bool = False) -> list[str]:
+    """What to read on every contact: the mapping's signals plus what the program needs, and
+    with `compare` (a full pass) the connector's own properties as HubSpot has them."""
+    # otherwise the diff is against `state.written`, what the connector remembers writing
+    own = list(truth_properties(runtime.property_schema)) if compare else []
+    return list(dict.fromkeys([*runtime.mapping.properties, *hooks.required_properties(runtime),
+                               *own]))
 
 
 def remember(
@@ -67,11 +77,16 @@ def remember(
 
 def plan_page(
     session: Session, runtime: Runtime, contacts: Sequence[Contact], now: datetime,
-    summary: SyncSummary,
+    summary: SyncSummary, *, compare: bool = False,
 ) -> dict[str, PlannedWrite]:
-    """Score each contact, let the program act, and return the diffs to write by contact id."""
+    """Score each contact, let the program act, and return the diffs to write by contact id.
+
+    With `compare` the diff is against the values HubSpot has (read with the contact) where it
+    has its own, so a value edited by hand in HubSpot is written back over.
+    """
     states = load_states(session, [c.id for c in contacts])
     schema = runtime.property_schema
+    truth = truth_properties(schema) if compare else {}
     plan: dict[str, PlannedWrite] = {}
     program_page = hooks.prepare_page(session, runtime, contacts, now)  # a few queries, once
     for contact in contacts:
@@ -83,6 +98,9 @@ def plan_page(
         extras = hooks.on_contact(session, runtime, contact, readiness, state, now,
                                   program_page)
         written = state.written or {}
+        if truth:
+            written, edited = as_hubspot_has_it(written, contact.properties, truth)
+            summary.edited_in_hubspot += edited
         changes = diff(written, {**readiness_properties(schema, readiness, written, now),
                                  **extras})
         if changes:
@@ -123,13 +141,14 @@ def apply_writes(
 def process_page(
     runtime: Runtime, contacts: Sequence[Contact], *, now: datetime, reason: str,
     summary: SyncSummary, dry_run: bool = False, checkpoint: Checkpoint | None = None,
+    compare: bool = False,
 ) -> None:
     """Score, run the program and write back one page in one transaction (none on a dry run)."""
     summary.pages += 1
     summary.read += len(contacts)
     with runtime.sessions() as session:
         try:
-            plan = plan_page(session, runtime, contacts, now, summary)
+            plan = plan_page(session, runtime, contacts, now, summary, compare=compare)
             if dry_run:
                 for contact_id, planned in plan.items():
                     summary.keep_sample(contact_id, planned.changes)

@@ -74,7 +74,8 @@ def run_sync(
     resume_after = resume.object_id if resume and mode == "full" else None
     full_started = (resume.run_started_at if resume_after is not None and resume
                     and resume.run_started_at else started)
-    properties = read_properties(runtime)
+    # a full pass reads the connector's own properties too (same calls): HubSpot is the truth
+    properties = read_properties(runtime, compare=mode == "full")
     try:
         if pending_retries and not dry_run:
             summary.owed = set(pending_retries)
@@ -98,7 +99,8 @@ def run_sync(
             checkpoint = (_full_checkpoint(page, full_started) if mode == "full"
                           else _incremental_checkpoint(page, _ms(started)))
             process_page(runtime, page, now=datetime.now(UTC), reason=f"sync:{mode}",
-                         summary=summary, dry_run=dry_run, checkpoint=checkpoint)
+                         summary=summary, dry_run=dry_run, checkpoint=checkpoint,
+                         compare=mode == "full")
             if progress is not None:
                 progress(summary)
         if seen is not None:

@@ -30,6 +30,10 @@ class SyncSummary:
     written: int = 0
     properties_written: int = 0
     failed: int = 0
+    # contacts whose own properties HubSpot had with other values (edited by hand): corrected
+    edited_in_hubspot: int = 0
+    excluded_contacts: int = 0
+    # guardrails that excluded them: one contact may meet several, so these add up to more
     excluded: Counter[str] = field(default_factory=Counter)
     data_quality_contacts: int = 0
     data_quality_issues: Counter[str] = field(default_factory=Counter)
@@ -47,6 +51,7 @@ class SyncSummary:
         """Count one scored contact: exclusions by reason, data-quality issues by property."""
         self.scored += 1
         if readiness.tier == "excluded":
+            self.excluded_contacts += 1
             self.excluded.update(readiness.guardrails or ["unknown"])
         if readiness.data_quality_issues:
             self.data_quality_contacts += 1
@@ -64,7 +69,8 @@ class SyncSummary:
             "mode": self.mode, "dry_run": self.dry_run, "pages": self.pages,
             "read": self.read, "scored": self.scored, "changed": self.changed,
             "written": self.written, "properties_written": self.properties_written,
-            "failed": self.failed, "excluded": dict(self.excluded),
+            "failed": self.failed, "edited_in_hubspot": self.edited_in_hubspot,
+            "excluded_contacts": self.excluded_contacts, "excluded": dict(self.excluded),
             "data_quality_contacts": self.data_quality_contacts,
             "top_data_quality_issues": dict(self.data_quality_issues.most_common(TOP_ISSUES)),
             "api_calls": self.api_calls, "rate_limited": self.rate_limited,
@@ -81,9 +87,16 @@ class SyncSummary:
             f"{self.changed} changed, {wrote}"
             + (f", {self.failed} failed (retried next run)" if self.failed else ""),
         ]
-        if self.excluded:
+        if self.edited_in_hubspot:
+            out.append(f"edited in HubSpot: {self.edited_in_hubspot} contacts had other values "
+                       "in the connector's properties"
+                       + (" (would be corrected)" if self.dry_run else " (corrected)"))
+        if self.excluded_contacts:
             reasons = ", ".join(f"{r} {n}" for r, n in self.excluded.most_common())
-            out.append(f"excluded: {sum(self.excluded.values())} ({reasons})")
+            several = (" (a contact may meet several)"
+                       if sum(self.excluded.values()) > self.excluded_contacts else "")
+            out.append(f"excluded: {self.excluded_contacts} contacts; guardrails met{several}: "
+                       f"{reasons}")
         if self.data_quality_contacts:
             top = ", ".join(f"{p} {n}" for p, n in self.data_quality_issues.most_common(TOP_ISSUES))
             out.append(f"data-quality issues: {self.data_quality_contacts} contacts (top: {top})")

@@ -13,12 +13,20 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector import metrics
-from connector.report.health import inbox_counts, iso, last_successful_sync, outbox_counts
+from connector.db.migrate import NotMigrated, not_migrated_line, schema_status
+from connector.db.problems import database_problem
+from connector.report.health import (
+    inbox_counts,
+    iso,
+    last_successful_sync,
+    outbox_counts,
+    pauses,
+)
 from connector.web.current import runtime_of
 
 log = logging.getLogger(__name__)
@@ -43,16 +51,23 @@ def readiness(
     and `connector_last_sync_success_timestamp_seconds` show that no sync has finished yet.
     """
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        schema = schema_status(engine)
+        if not schema.usable:
+            return False, {"status": "not ready", "database": "not migrated",
+                           "reason": not_migrated_line(str(engine.url), schema)}
         with Session(engine) as session:
             last = last_successful_sync(session)
+            paused = pauses(session)
     except SQLAlchemyError as exc:
-        return False, {"status": "not ready", "reason": f"database unreachable: "
-                                                         f"{type(exc).__name__}"}
+        return False, _database_down(exc, str(engine.url))
     limit = timedelta(minutes=interval_minutes * STALE_AFTER_INTERVALS)
     body: dict[str, object] = {"database": "ok", "last_sync_success_at": iso(last),
                                "max_sync_age_seconds": int(limit.total_seconds())}
+    if paused:
+        first = paused[0]
+        return False, {"status": "not ready", "paused": paused,
+                       "reason": f"webhook events wait (paused since {first['since']}): "
+                                 f"{first['reason']}", **body}
     if last is None:
         return True, {"status": "ready", "reason": "waiting for the first sync", **body}
     if now - last > limit:
@@ -63,12 +78,28 @@ def readiness(
     return True, {"status": "ready", **body}
 
 
+def _database_down(exc: SQLAlchemyError, url: str) -> dict[str, object]:
+    """Not ready: the database unreachable, or reachable with tables missing (not migrated)."""
+    problem = database_problem(exc, url)
+    if problem is not None and problem.kind == "not_migrated":
+        return {"status": "not ready", "database": "not migrated", "reason": problem.line}
+    detail = problem.line if problem else type(exc).__name__
+    return {"status": "not ready", "database": "unreachable",
+            "reason": f"database unreachable: {detail}"}
+
+
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """200 when the database answers and the last sync is recent; 503 with the reason if not."""
     runtime = runtime_of(current_app)
-    ready, body = readiness(runtime.engine, runtime.settings.sync_interval_minutes,
-                            datetime.now(UTC))
+    try:
+        engine = runtime.engine
+    except NotMigrated as exc:
+        return jsonify({"status": "not ready", "database": "not migrated",
+                        "reason": str(exc)}), 503
+    except SQLAlchemyError as exc:
+        return jsonify(_database_down(exc, runtime.settings.database_url)), 503
+    ready, body = readiness(engine, runtime.settings.sync_interval_minutes, datetime.now(UTC))
     return jsonify(body), 200 if ready else 503
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from connector import metrics
 from connector.db.models import utcnow
+from connector.hubspot.retry import TokenRejected
 from connector.logs import Redactor
 from connector.privacy import erasure
 from connector.program import hooks
@@ -18,15 +20,20 @@ from connector.queue.inbox import (
     inbox_counts,
     mark_done,
     mark_failed,
+    release,
+    renew_leases,
 )
 from connector.runtime import Runtime
 from connector.sync import deals, rescore
+from connector.worker.heartbeat import heartbeat
 from connector.worker.plan import BatchPlan, plan_batch
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-LEASE = timedelta(minutes=5)
+# short, and renewed by a heartbeat while the batch is worked on: a killed worker's events are
+# due again within this, a live worker's never
+LEASE = timedelta(seconds=15)
 ERROR_CHARS = 500
 
 
@@ -69,6 +76,8 @@ def _apply_removals(runtime: Runtime, plan: BatchPlan, events: dict[int, Claimed
                         # the removal and its event's "done" commit together
                         mark_done(session.connection(), [event_id], now)
                 erased |= erasure.erased_tables(session)  # committed
+        except TokenRejected:
+            raise  # not this event's fault: the batch goes back untried
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
             failed.add(event_id)
             _fail(runtime, [events[event_id]], exc, summary, max_attempts)
@@ -102,6 +111,8 @@ def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
         # the contact is re-read from HubSpot there: events are hints, never trusted values;
         # a contact that fails on its own fails alone (isolate), an outage fails them all
         result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook", isolate=True)
+    except TokenRejected:
+        raise  # not these events' fault: the batch goes back untried
     except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
         _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
         return
@@ -128,12 +139,32 @@ def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
 
 def drain_batch(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timedelta = LEASE,
                 max_attempts: int = MAX_ATTEMPTS) -> DrainSummary:
-    """Claim and handle one batch of due events; an empty summary when nothing is due."""
+    """Claim and handle one batch of due events; an empty summary when nothing is due.
+
+    The batch's leases are renewed while it is handled. TokenRejected gives the events not yet
+    handled back untried (their attempts unchanged) and is raised: the worker pauses.
+    """
     summary = DrainSummary()
     claimed = claim_due_events(runtime.engine, limit=batch_size, lease=lease, now=utcnow())
     if not claimed:
         return summary
     summary.batches = 1
+    renew = functools.partial(_renew, runtime, claimed, lease)
+    try:
+        with heartbeat(renew, lease):
+            _handle(runtime, claimed, summary, max_attempts)
+    except TokenRejected:
+        release(runtime.engine, claimed, retry_at=utcnow())
+        raise
+    return summary
+
+
+def _renew(runtime: Runtime, claimed: list[ClaimedEvent], lease: timedelta) -> int:
+    return renew_leases(runtime.engine, claimed, lease=lease, now=utcnow())
+
+
+def _handle(runtime: Runtime, claimed: list[ClaimedEvent], summary: DrainSummary,
+            max_attempts: int) -> None:
     events = {e.id: e for e in claimed}
     # a row whose lease expired too often is a poison event that kills its worker
     lost = [e for e in claimed if e.attempts > max_attempts]
@@ -149,7 +180,6 @@ def drain_batch(runtime: Runtime, *, batch_size: int = BATCH_SIZE, lease: timede
     _rescore(runtime, plan, events, failed, summary, max_attempts)
     if plan.deals:  # after the re-scores: a friend who signed up in this batch is attributed
         _convert_deals(runtime, plan, events, summary, max_attempts)
-    return summary
 
 
 def _convert_deals(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
@@ -160,6 +190,8 @@ def _convert_deals(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedE
     try:
         deals.convert_deals(runtime, plan.deals, now,
                             also=lambda session: mark_done(session.connection(), event_ids, now))
+    except TokenRejected:
+        raise  # not these events' fault: the batch goes back untried
     except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
         _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
         return

@@ -1,15 +1,22 @@
-"""One holder per scheduled pass: PostgreSQL advisory locks, or a process-local lock on SQLite."""
+"""One holder per scheduled pass: PostgreSQL advisory locks, or a process-local lock on SQLite;
+and one run per interval: the start of each pass is recorded, whichever clock started it."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from connector.db.models import PassStart
 from connector.db.session import is_postgres
 
 log = logging.getLogger(__name__)
@@ -57,3 +64,26 @@ def _local_lock(name: str) -> Iterator[bool]:
     finally:
         if held:
             lock.release()
+
+
+def start_pass(engine: Engine, name: str, *, within: timedelta, now: datetime) -> bool:
+    """Record that `name` starts now, unless it started less than `within` ago (then False).
+
+    Conditional statements decide, so two clocks asking at once start the pass once (on
+    PostgreSQL the row lock, on SQLite the database's write lock, serialises them).
+    """
+    started_by = f"{socket.gethostname()}:{os.getpid()}"[:120]
+    with engine.begin() as conn:
+        moved = conn.execute(
+            update(PassStart)
+            .where(PassStart.name == name, PassStart.started_at <= now - within)
+            .values(started_at=now, started_by=started_by)
+        ).rowcount
+        if moved:
+            return True
+        first = (postgresql_insert if is_postgres(engine) else sqlite_insert)(PassStart)
+        created = conn.execute(
+            first.values(name=name, started_at=now, started_by=started_by)
+            .on_conflict_do_nothing(index_elements=["name"]).returning(PassStart.name)
+        ).first()
+        return created is not None

@@ -1,4 +1,5 @@
-"""The worker process: drain the inbox, flush the outbox, sleep when idle, stop on SIGTERM."""
+"""The worker process: drain the inbox, flush the outbox, sleep when idle (woken at once on
+PostgreSQL when webhook events are stored), stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from connector.db.models import utcnow
 from connector.errors import UserError
+from connector.hubspot.retry import TokenRejected
 from connector.queue.inbox import MAX_ATTEMPTS, prune_handled
+from connector.queue.pauses import HUBSPOT_TOKEN, clear_pause, record_pause
+from connector.runtime import log_failure
 from connector.sync import flush
 from connector.worker import clock, payouts
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
+from connector.worker.wakeup import InboxWakeup
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -36,6 +41,10 @@ class WorkerOptions:
     # so a late redelivery is still recognised as a duplicate, then pruned
     keep_done: timedelta = timedelta(days=7)
     prune_every_s: float = 600.0
+    # with the access token rejected, how often to try it again (one cheap call each time)
+    token_retry_s: float = 30.0
+    # how often this worker adds its HubSpot calls to `api_usage` (the report's 24 h count)
+    save_usage_every_s: float = 10.0
 
 
 def flush_outbox(runtime: Runtime) -> int:
@@ -101,32 +110,107 @@ def _start_clock(runtime: Runtime) -> Any:
     return scheduler
 
 
+class TokenPause:
+    """The drain paused while HubSpot rejects the access token: recorded in the database for
+    /readyz and the dashboard, tried again every `token_retry_s`, lifted by itself."""
+
+    def __init__(self, runtime: Runtime, retry_s: float) -> None:
+        self.runtime = runtime
+        self.retry_s = retry_s
+        self.paused = False
+        self._next_try = 0.0
+
+    def pause(self, exc: TokenRejected) -> None:
+        """The token was refused: pause (the events went back untried) and say so once."""
+        if not self.paused:
+            log.warning("worker paused: %s; events keep their attempts, the token is tried "
+                        "again every %.0f s", exc, self.retry_s)
+        self.paused = True
+        self._next_try = time.monotonic() + self.retry_s
+        try:
+            record_pause(self.runtime.engine, HUBSPOT_TOKEN, str(exc), utcnow())
+        except Exception as failure:  # noqa: BLE001 - the pause holds in this process anyway
+            log_failure(log, "could not record the pause", failure, self.runtime.settings)
+
+    def wait_s(self) -> float:
+        """Seconds until the token should be tried again (0: now, or not paused)."""
+        return max(self._next_try - time.monotonic(), 0.0) if self.paused else 0.0
+
+    def try_again(self) -> bool:
+        """One cheap call with the token; True (and the pause lifted) when HubSpot takes it."""
+        try:
+            self.runtime.gateway.probe()
+        except TokenRejected as exc:
+            self.pause(exc)
+            return False
+        clear_pause(self.runtime.engine, HUBSPOT_TOKEN)
+        self.paused = False
+        log.info("HubSpot accepts the access token again: the worker resumes")
+        return True
+
+
+def _paused(pause: TokenPause, stop: StopFlag) -> bool:
+    """While paused: wait for the next try (or a stop); True when still paused after it."""
+    if not pause.paused:
+        return False
+    wait = pause.wait_s()
+    if wait > 0:
+        stop.wait(min(wait, 1.0))
+        return True
+    return not pause.try_again()
+
+
 def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False,
                options: WorkerOptions | None = None, stop: StopFlag | None = None) -> None:
-    """Drain and flush until stopped (or once); idle passes sleep `idle_sleep_s`."""
+    """Drain and flush until stopped (or once); idle passes sleep `idle_sleep_s`; a rejected
+    token pauses the drain until HubSpot accepts it again."""
     options = options or WorkerOptions()
     if once:
-        work_once(runtime, options)
+        try:
+            work_once(runtime, options)
+        finally:
+            _save_usage(runtime)
         return
     stop = stop or StopFlag()
     stop.install()
     scheduler = _start_clock(runtime) if with_clock else None
-    pruned_at = 0.0
+    pause = TokenPause(runtime, options.token_retry_s)
+    wakeup = InboxWakeup(runtime.engine, stop.event)
+    wakeup.start()  # LISTEN before the first look: no event stored after it waits for the poll
+    pruned_at = saved_at = 0.0
     try:
         while not stop.event.is_set():
+            if time.monotonic() - saved_at >= options.save_usage_every_s:
+                saved_at = time.monotonic()
+                _save_usage(runtime)
             try:
+                if _paused(pause, stop):
+                    continue
                 if time.monotonic() - pruned_at > options.prune_every_s:
                     prune_handled(runtime.engine, utcnow() - options.keep_done)
                     pruned_at = time.monotonic()
                 summary, sent = work_once(runtime, options)
+            except TokenRejected as exc:
+                pause.pause(exc)
+                continue
             except UserError:
                 raise
-            except Exception:  # the database or HubSpot is down: log, wait, try again
-                log.exception("worker pass failed; retrying in %.0f s", options.idle_sleep_s * 5)
+            except Exception as exc:  # noqa: BLE001 - the database or HubSpot is down: wait, retry
+                log_failure(log, f"worker pass failed; retrying in "
+                                 f"{options.idle_sleep_s * 5:.0f} s", exc, runtime.settings)
                 stop.wait(options.idle_sleep_s * 5)
                 continue
             if not (summary.handled or summary.retried or summary.dead or sent):
-                stop.wait(options.idle_sleep_s)
+                wakeup.wait(options.idle_sleep_s)  # at once when the receiver stores events
     finally:
+        wakeup.close()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
+        _save_usage(runtime)
+
+
+def _save_usage(runtime: Runtime) -> None:
+    try:
+        runtime.save_usage()
+    except Exception as exc:  # noqa: BLE001 - kept in memory, saved at the next try
+        log_failure(log, "could not save the HubSpot call counts", exc, runtime.settings)

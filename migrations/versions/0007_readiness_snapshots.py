@@ -1,11 +1,8 @@
 """readiness snapshots
 
 The score, tier and signal shares at each invitation and reminder (`connector calibrate`).
-Written on a branch whose head was 0003 while 0004-0006 were being written elsewhere:
-set down_revision to the head of main when merging.
-
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-04 19:08:30.778971
 """
 from alembic import op
@@ -13,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
