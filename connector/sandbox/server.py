@@ -19,6 +19,7 @@ from connector.sandbox import (
     api_control,
     api_properties,
     deals_api,
+    landing,
     payouts_api,
 )
 from connector.sandbox.errors import HubSpotError, error_body
@@ -59,6 +60,8 @@ class SandboxConfig:
     portal_id: int = 62515
     app_id: int = 1160452
     log_requests: bool = False  # one access-log line per request (the CLI turns it on)
+    # the landing page's form (/_sandbox/landing): hidden fields filled from the query string
+    landing_hidden_fields: list[str] = field(default_factory=lambda: ["referred_by_code"])
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -85,6 +88,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
         app.register_blueprint(module.bp)
     app.register_blueprint(deals_api.control)
     payouts_api.register(app, seed=config.seed)  # the gift-card provider (Tremendous)
+    landing.register(app, config.landing_hidden_fields)  # the company's form, for share links
     app.before_request(_guard)
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)

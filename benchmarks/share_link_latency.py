@@ -1,0 +1,189 @@
+"""The share link `GET /r/<code>` under load, on PostgreSQL, with HubSpot down.
+
+Runs the Procfile's web process (gunicorn gthread, 2 workers x 4 threads, no pre-ping) on a
+fresh PostgreSQL database holding `--advocates` advocates with codes, HUBSPOT_BASE_URL pointed
+at a port where nothing answers, and `--clients` keep-alive clients (threads spread over
+processes) clicking: mostly people with a browser user agent from many addresses (each a new
+unique click: one INSERT), some repeats, some link previewers and some unknown codes. Every
+answer must be a 302 to the landing page with the right code. Prints p50/p99 against the
+target (p99 < 50 ms) as one JSON line, and how many clicks were stored. Usage:
+
+    python benchmarks/share_link_latency.py [--advocates 5000] [--requests 6000] [--clients 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connector.config import normalise_database_url  # noqa: E402
+from connector.db.models import Base, ContactState, ShareClick  # noqa: E402
+from connector.db.session import make_engine  # noqa: E402
+from connector.program.codes import new_code  # noqa: E402
+
+SECRET = "bench-secret"
+TARGET_P99_S = 0.050
+BROWSERS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+]
+PREVIEWERS = ["Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+              "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+              "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"]
+
+
+def client_process(port: int, codes: list[str], seeds: list[int], per_client: int,
+                   results: Any) -> None:
+    """Some of the concurrent clients, as threads of one process; reports their latencies."""
+    latencies: list[float] = []
+    failed = 0
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        nonlocal failed
+        rng = random.Random(seed)
+        # a bare keep-alive connection: `requests` would add about a millisecond per call
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        mine: list[float] = []
+        bad = 0
+        for _ in range(per_client):
+            roll = rng.random()
+            code = rng.choice(codes) if roll < 0.95 else "ZZZZ" + new_code()[:4]
+            agent = rng.choice(PREVIEWERS if roll > 0.85 else BROWSERS)
+            # X-Forwarded-For: ProxyFix trusts one hop, as behind the platform's router
+            address = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            started = time.perf_counter()
+            connection.request("GET", f"/r/{code.lower()}", headers={
+                "User-Agent": agent, "X-Forwarded-For": address})
+            answer = connection.getresponse()
+            answer.read()
+            mine.append(time.perf_counter() - started)
+            location = answer.getheader("Location") or ""
+            expected = (f"referred_by_code={code}" in location) == (roll < 0.95)
+            bad += answer.status != 302 or not expected
+        with lock:
+            latencies.extend(mine)
+            failed += bad
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in seeds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((latencies, failed))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--advocates", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+
+    admin_url = normalise_database_url(args.database_url)
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    codes = list(dict.fromkeys(new_code() for _ in range(args.advocates)))
+    with engine.begin() as conn:
+        conn.execute(insert(ContactState), [
+            {"contact_id": str(1000 + i), "referral_code": code, "journey_state": "invited",
+             "written": {}, "invitations_sent": 1, "reminders_sent": 0}
+            for i, code in enumerate(codes)])
+    port = 18000 + random.randrange(1000)
+    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
+               CONNECTOR_DB_PRE_PING="0", CONNECTOR_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               # HubSpot is down: nothing answers there, and the share link must not care
+               HUBSPOT_BASE_URL="http://127.0.0.1:9", HUBSPOT_ACCESS_TOKEN="unused")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
+         "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
+    latencies: list[float] = []
+    errors = 0
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                probe.request("GET", "/healthz")
+                probe.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        for _ in range(8):  # warm the pools of both gunicorn workers
+            probe.request("HEAD", f"/r/{codes[0]}")
+            probe.getresponse().read()
+        per_client = args.requests // args.clients
+        # client threads spread over processes: one interpreter's GIL would queue the
+        # clients themselves and count that wait as the endpoint's latency
+        context = multiprocessing.get_context("fork")
+        results: Any = context.Queue()
+        groups = [list(range(i, args.clients, args.client_processes))
+                  for i in range(args.client_processes)]
+        processes = [context.Process(target=client_process,
+                                     args=(port, codes, group, per_client, results))
+                     for group in groups if group]
+        started = time.monotonic()
+        for process in processes:
+            process.start()
+        for _ in processes:
+            part, failed = results.get(timeout=600)
+            latencies.extend(part)
+            errors += failed
+        for process in processes:
+            process.join()
+        elapsed = time.monotonic() - started
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(ShareClick.outcome, func.count())
+                                       .group_by(ShareClick.outcome)).all())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(json.dumps({
+        "requests": len(latencies), "clients": args.clients, "errors": errors,
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "clicks_stored": {str(k): int(v) for k, v in stored.items()},
+        "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
+        "target_p99_ms": TARGET_P99_S * 1000, "p99_ratio_to_target": round(p99 / TARGET_P99_S, 3),
+        "load_average": round(os.getloadavg()[0], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
