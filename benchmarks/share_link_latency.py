@@ -4,11 +4,17 @@ Runs the Procfile's web process (gunicorn gthread, 2 workers x 4 threads, no pre
 fresh PostgreSQL database holding `--advocates` advocates with codes, HUBSPOT_BASE_URL pointed
 at a port where nothing answers, and `--clients` keep-alive clients (threads spread over
 processes) clicking: mostly people with a browser user agent from many addresses (each a new
-unique click: one INSERT), some repeats, some link previewers and some unknown codes. Every
-answer must be a 302 to the landing page with the right code. Prints p50/p99 against the
-target (p99 < 50 ms) as one JSON line, and how many clicks were stored. Usage:
+unique click: one INSERT), some link previewers and some unknown codes. Every answer must be
+a 302 to the landing page with the right code.
+
+Clicks arrive as people click: at `--rate` per second in all (open loop; each latency is
+counted from the moment the click was due, so a slow answer delays nothing unmeasured), or
+with `--rate 0` as fast as the clients can send (closed loop: the saturation throughput,
+where latency is mostly the queue). Prints p50/p99 against the target (p99 < 50 ms) as one
+JSON line, and how many clicks were stored. Usage:
 
     python benchmarks/share_link_latency.py [--advocates 5000] [--requests 6000] [--clients 20]
+                                            [--rate 200]
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ PREVIEWERS = ["Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
 
 
 def client_process(port: int, codes: list[str], seeds: list[int], per_client: int,
-                   results: Any) -> None:
+                   interval_s: float, results: Any) -> None:
     """Some of the concurrent clients, as threads of one process; reports their latencies."""
     latencies: list[float] = []
     failed = 0
@@ -66,13 +72,19 @@ def client_process(port: int, codes: list[str], seeds: list[int], per_client: in
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
         mine: list[float] = []
         bad = 0
+        due = time.perf_counter() + rng.random() * interval_s  # clients out of step
         for _ in range(per_client):
             roll = rng.random()
             code = rng.choice(codes) if roll < 0.95 else "ZZZZ" + new_code()[:4]
             agent = rng.choice(PREVIEWERS if roll > 0.85 else BROWSERS)
             # X-Forwarded-For: ProxyFix trusts one hop, as behind the platform's router
             address = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-            started = time.perf_counter()
+            if interval_s:
+                time.sleep(max(0.0, due - time.perf_counter()))
+                started = due
+                due += interval_s
+            else:
+                started = time.perf_counter()
             connection.request("GET", f"/r/{code.lower()}", headers={
                 "User-Agent": agent, "X-Forwarded-For": address})
             answer = connection.getresponse()
@@ -99,6 +111,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=200.0,
+                        help="clicks per second in all; 0: as fast as possible")
     parser.add_argument("--database-url", default=os.environ.get(
         "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -151,7 +165,9 @@ def main() -> None:
         groups = [list(range(i, args.clients, args.client_processes))
                   for i in range(args.client_processes)]
         processes = [context.Process(target=client_process,
-                                     args=(port, codes, group, per_client, results))
+                                     args=(port, codes, group, per_client,
+                                           args.clients / args.rate if args.rate else 0.0,
+                                           results))
                      for group in groups if group]
         started = time.monotonic()
         for process in processes:
@@ -176,7 +192,8 @@ def main() -> None:
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(json.dumps({
-        "requests": len(latencies), "clients": args.clients, "errors": errors,
+        "requests": len(latencies), "clients": args.clients, "rate": args.rate or "max",
+        "errors": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "clicks_stored": {str(k): int(v) for k, v in stored.items()},
         "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),

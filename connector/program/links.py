@@ -8,13 +8,14 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, ShareClick
 from connector.program.codes import normalise_code
-from connector.program.store import insert_once
 
 # what could be a stored code once normalised (codes are at most 16 characters)
 CODE_SHAPE = re.compile(r"^[A-Z0-9]{4,16}$")
@@ -43,7 +44,7 @@ def well_formed(raw: str) -> str | None:
     return code if CODE_SHAPE.match(code) else None
 
 
-def resolve(session: Session, raw: str) -> Visit:
+def resolve(session: Session | Connection, raw: str) -> Visit:
     """The advocate behind a code as attribution matches it (case and spaces ignored, merges
     followed to the surviving contact): one indexed read, none for a malformed code."""
     code = well_formed(raw)
@@ -73,16 +74,26 @@ def visitor_hash(key: bytes, day: date, address: str, user_agent: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def record_click(session: Session, visit: Visit, visitor: str, now: datetime) -> bool:
-    """Record a person's click; False when this visitor already clicked this link today.
+def record_click(conn: Connection, visit: Visit, visitor: str, now: datetime) -> bool:
+    """Record a person's click in one statement; False when this visitor already clicked this
+    link today (the UNIQUE key decides, so concurrent web processes agree).
 
     Clicks that count nothing for an advocate are stored without their code (counted per
     outcome and day) and need no announcing.
     """
     counted = visit.outcome == COUNTED
-    new_id = insert_once(session, ShareClick, {
+    result = conn.execute(_click_insert(conn.dialect.name), {
         "day": now.date(), "code": visit.code if counted else "", "outcome": visit.outcome,
         "advocate_contact_id": visit.advocate_contact_id if counted else None,
         "visitor": visitor, "clicked_at": now, "announced_at": None if counted else now,
-    }, ["day", "code", "visitor"])
-    return new_id is not None
+    })
+    return bool(result.rowcount)
+
+
+@cache
+def _click_insert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING into share_click, built once per dialect (building it
+    per click cost a third of a millisecond)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(ShareClick.__table__).on_conflict_do_nothing(  # type: ignore[arg-type]
+        index_elements=["day", "code", "visitor"])
