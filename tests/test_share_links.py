@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 
 from connector.config import Settings
@@ -134,8 +135,14 @@ def test_head_requests_and_prefetches_are_not_clicks(web) -> None:
     assert len(clicks(runtime)) == 1
 
 
+def requests_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("connector_share_link_requests_total",
+                                     {"outcome": outcome}) or 0.0
+
+
 def test_unique_clicks_per_code_per_day(web) -> None:
     client, runtime, clock = web
+    before = {o: requests_counted(o) for o in ("counted", "repeat")}
 
     def click(agent: str = BROWSER, address: str = "198.51.100.7", code: str = CODE) -> None:
         landed(client.get(f"/r/{code}", headers={"User-Agent": agent},
@@ -157,6 +164,8 @@ def test_unique_clicks_per_code_per_day(web) -> None:
     for row in rows:
         stored = " ".join(str(v) for v in vars(row).values())
         assert "198.51.100.7" not in stored and "Mozilla" not in stored
+    # /metrics tells clicks from repeats the same way
+    assert {o: requests_counted(o) - before[o] for o in before} == {"counted": 5, "repeat": 5}
     assert rows[0].visitor == rows[3].visitor  # one person, two links, one day
     assert rows[0].visitor != rows[-1].visitor
     assert len({r.visitor for r in rows}) == 4

@@ -25,6 +25,7 @@ from connector.db.models import (
     Referral,
     ReferralRejection,
     RewardLedger,
+    ShareClick,
 )
 from connector.privacy.scrub import scrub_everywhere
 
@@ -91,6 +92,9 @@ def erase_contact(session: Session, contact_id: str, *, now: datetime,
         _rename(session, Referral.referred_contact_id, contact_id, pseudonym)
         + _rename(session, Referral.advocate_contact_id, contact_id, pseudonym))
     counts["referral_rejection"] = erase_rejections(session, contact_id, pseudonym)
+    # the clicks stay counted (they hold no one's data) but no longer point at the advocate
+    counts["share_click"] = _rename(session, ShareClick.advocate_contact_id, contact_id,
+                                    pseudonym, announced_at=now)
     # a person's free-text decision note may name the contact; the rules' reasons never do
     session.execute(update(RewardLedger).where(RewardLedger.contact_id == contact_id,
                                                RewardLedger.decided_by != "rules")

@@ -87,7 +87,7 @@ def record_click(conn: Connection, visit: Visit, visitor: str, now: datetime) ->
         "advocate_contact_id": visit.advocate_contact_id if counted else None,
         "visitor": visitor, "clicked_at": now, "announced_at": None if counted else now,
     })
-    return bool(result.rowcount)
+    return result.scalar() is not None
 
 
 @cache
@@ -95,5 +95,8 @@ def _click_insert(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING into share_click, built once per dialect (building it
     per click cost a third of a millisecond)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(ShareClick.__table__).on_conflict_do_nothing(  # type: ignore[arg-type]
-        index_elements=["day", "code", "visitor"])
+    table = ShareClick.__table__
+    # RETURNING says whether a row went in: with an autoincrement key, PostgreSQL's row
+    # count comes back as -1 through SQLAlchemy
+    return insert(table).on_conflict_do_nothing(  # type: ignore[arg-type]
+        index_elements=["day", "code", "visitor"]).returning(table.c.id)

@@ -1,4 +1,5 @@
-"""The worker process: drain the inbox, flush the outbox, sleep when idle, stop on SIGTERM."""
+"""The worker process: drain the inbox, queue new share-link clicks, flush the outbox, sleep
+when idle, stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from connector.queue.inbox import MAX_ATTEMPTS, prune_handled
 from connector.sync import flush
 from connector.worker import clock
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
+from connector.worker.shares import announce_new_clicks
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -44,14 +46,16 @@ def flush_outbox(runtime: Runtime) -> int:
 
 
 def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
-    """Drain what is due, then flush the outbox; return both counts."""
+    """Drain what is due, queue new clicks, then flush the outbox; return the drain's summary
+    and the outbox items sent."""
     summary = drain_inbox(runtime, batch_size=options.batch_size, lease=options.lease,
                           max_attempts=options.max_attempts)
+    clicked = announce_new_clicks(runtime)
     sent = flush_outbox(runtime)
-    if summary.handled or summary.retried or summary.dead or sent:
+    if summary.handled or summary.retried or summary.dead or sent or clicked:
         log.info("worker pass: %d handled, %d retried, %d dead, %d contacts re-scored, "
-                 "%d outbox items sent", summary.handled, summary.retried, summary.dead,
-                 summary.rescored, sent)
+                 "%d advocates with new clicks, %d outbox items sent", summary.handled,
+                 summary.retried, summary.dead, summary.rescored, clicked, sent)
     return summary, sent
 
 
