@@ -200,7 +200,7 @@ def test_stats_count_the_program(program_harness: ProgramHarness) -> None:
     program_harness.process("3", referred_by_code=code)
     with program_harness.runtime.sessions() as session:
         counts = build_report(session)
-    assert counts["funnel"]["invited"] == 1 and counts["funnel"]["joined"] == 1
+    assert counts["funnel"]["invited"] == 1 and counts["funnel"]["referred"] == 1
     assert counts["funnel"]["converted"] == 1  # advocates with a converted referral
     assert counts["referrals"]["made"] == 2 and counts["referrals"]["converted"] == 1
     assert counts["referrals"]["rejected"] == {"unknown_code": 1}
