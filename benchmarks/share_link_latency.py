@@ -197,6 +197,7 @@ def main() -> None:
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "clicks_stored": {str(k): int(v) for k, v in stored.items()},
         "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
         "target_p99_ms": TARGET_P99_S * 1000, "p99_ratio_to_target": round(p99 / TARGET_P99_S, 3),
         "load_average": round(os.getloadavg()[0], 2),
     }))
