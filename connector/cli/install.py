@@ -72,11 +72,11 @@ def install(ctx: click.Context, dry_run: bool) -> None:
         if not conflicts:
             console.print("Everything is up to date; nothing to change.")
     else:
-        changes = len(plan.changes)
         with scopes_explained():
             plan.apply()
         render(plan, console, "Install")
-        console.print(f"{changes} change(s) made.")
+        made = [s for s in plan.steps if s.action in ("created", "updated")]
+        console.print(f"{len(made)} change(s) made.")
     if conflicts:
         console.print(f"[bold red]{len(conflicts)} conflict(s) to resolve[/]: "
                       + ", ".join(s.name for s in conflicts))

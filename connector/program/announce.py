@@ -25,6 +25,7 @@ from connector.program.enrollment import (
     trigger_properties,
 )
 from connector.program.journey import journey_status
+from connector.program.notes import queue_conversion, queue_referral, queue_reward
 from connector.program.setup import ProgramSetup
 from connector.queue.outbox import enqueue
 
@@ -100,7 +101,9 @@ def advocate_state(session: Session, contact_id: str) -> ContactState:
 
 def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
                       now: datetime) -> None:
-    """A friend signed up: the advocate's counters and status, and its friend-signed-up step."""
+    """A friend signed up: the advocate's counters and status, and its friend-signed-up step;
+    on both records, the referral's note and label."""
+    queue_referral(session, referral, now)
     advocate = advocate_state(session, referral.advocate_contact_id)
     props = standing_properties(session, setup, advocate)
     if advocate.journey_state == "opted_out":  # counters yes, marketing no
@@ -115,9 +118,13 @@ def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
 
 def announce_conversion(session: Session, setup: ProgramSetup, referral: Referral,
                         rewards: list[RewardLedger], *, friend_email: str | None) -> None:
-    """A referral converted: the advocate's counters (and reward step), the friend's reward."""
+    """A referral converted: the advocate's counters (and reward step), the friend's reward;
+    the conversion's note."""
     advocate = advocate_state(session, referral.advocate_contact_id)
     granted = {r.role: r for r in rewards if r.status in EARNED}
+    converted_at = aware(referral.converted_at)
+    if converted_at is not None:
+        queue_conversion(session, referral, converted_at)
     if "advocate" in granted:
         announce_reward(session, setup, granted["advocate"])
     else:
@@ -125,6 +132,7 @@ def announce_conversion(session: Session, setup: ProgramSetup, referral: Referra
                 kind="properties", contact_id=advocate.contact_id,
                 payload={"properties": standing_properties(session, setup, advocate)})
     if "friend" in granted:  # the friend is the contact being processed: own_properties
+        queue_reward(session, granted["friend"], setup.program.hold_days)
         enqueue_enrollment(session, setup.program, step="reward_friend",
                            contact_id=referral.referred_contact_id, email=friend_email,
                            cycle=str(granted["friend"].id))
@@ -132,6 +140,7 @@ def announce_conversion(session: Session, setup: ProgramSetup, referral: Referra
 
 def announce_reward(session: Session, setup: ProgramSetup, ledger: RewardLedger) -> None:
     """A reward was granted to a contact other than the one being processed: tell HubSpot."""
+    queue_reward(session, ledger, setup.program.hold_days)
     recipient = advocate_state(session, ledger.contact_id)
     step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
     at = aware(ledger.decided_at) or aware(ledger.created_at)

@@ -20,6 +20,7 @@ from connector.sandbox import (
     api_properties,
     deals_api,
     landing,
+    notes_api,
     payouts_api,
 )
 from connector.sandbox.errors import HubSpotError, error_body
@@ -62,6 +63,8 @@ class SandboxConfig:
     log_requests: bool = False  # one access-log line per request (the CLI turns it on)
     # the landing page's form (/_sandbox/landing): hidden fields filled from the query string
     landing_hidden_fields: list[str] = field(default_factory=lambda: ["referred_by_code"])
+    # custom association labels: off emulates a portal whose subscription lacks them
+    association_labels: bool = True
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -89,6 +92,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.register_blueprint(deals_api.control)
     payouts_api.register(app, seed=config.seed)  # the gift-card provider (Tremendous)
     landing.register(app, config.landing_hidden_fields)  # the company's form, for share links
+    notes_api.register(app, labels_allowed=config.association_labels)  # referrals in the CRM
     app.before_request(_guard)
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
