@@ -231,6 +231,16 @@ class ShareClick(Base):
     announced_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+class PortalAccount(Base):
+    """The HubSpot account the token belongs to (one row): links to its records' pages."""
+
+    __tablename__ = "portal_account"
+
+    portal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ui_domain: Mapped[str] = mapped_column(String(100))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     """Every write the connector made to HubSpot: contact, before/after, why."""
 

@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger, ShareClick
+from connector.db.models import (
+    ContactState,
+    PortalAccount,
+    Referral,
+    ReferralRejection,
+    RewardLedger,
+    ShareClick,
+)
+from connector.hubspot.account import record_url
 from connector.program.counters import COUNTED
 from connector.program.links import COUNTED as COUNTED_CLICK
 from connector.report.health import aware, connector_state, iso
@@ -228,6 +236,16 @@ def clicks(session: Session, since: datetime | None, until: datetime | None) -> 
             "daily": daily}
 
 
+def hubspot_account(session: Session) -> dict[str, Any] | None:
+    """The HubSpot account the connector works for, with where its contact records are (None
+    until `connector install` or the clock has read it)."""
+    account = session.scalars(select(PortalAccount).limit(1)).first()
+    if account is None:
+        return None
+    return {"portal_id": account.portal_id, "ui_domain": account.ui_domain,
+            "contact_url": record_url(account.portal_id, account.ui_domain, "")}
+
+
 def build_report(session: Session, since: datetime | None = None, until: datetime | None = None,
                  *, now: datetime | None = None, min_tier: str = "ready",
                  revenue_source: str = "referral revenue recorded at conversion",
@@ -271,6 +289,7 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
             "rewarded": rewarded,
         }),
         "clicks": clicks(session, since, until),
+        "hubspot": hubspot_account(session),
         "referrals": {
             "made": len(referrals),
             "by_status": dict(Counter(r.status for r in attributed)),

@@ -83,6 +83,14 @@ def _note_json(note: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
             "updatedAt": note["createdAt"], "archived": False}
 
 
+@bp.get("/account-info/v3/details")
+def account_details() -> Any:
+    """The token's account, with the fields the connector reads (the docs list more)."""
+    return {"portalId": state().portal.options.portal_id, "accountType": "STANDARD",
+            "timeZone": "US/Eastern", "companyCurrency": "USD", "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1"}
+
+
 @bp.post("/crm/v3/objects/notes/batch/create")
 def create_notes() -> Any:
     """Create up to 100 notes with their contact associations: 201."""
