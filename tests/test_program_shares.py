@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
+import pytest
 from fixtures_program import NOW, ProgramHarness
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from connector.config import Settings
 from connector.db.models import ContactState, ShareClick
 from connector.db.session import transaction
 from connector.program import hooks
 from connector.program.journey import due_reminders
 from connector.program.links import record_click, resolve
 from connector.program.shares import announce_clicks
+from connector.runtime import Runtime
+from connector.worker import shares as shares_step
+from connector.worker.shares import announce_new_clicks
 
 
 def clicked(harness: ProgramHarness, code: str, visitor: str, at: datetime = NOW) -> bool:
@@ -122,3 +128,56 @@ def test_erasing_an_advocate_unlinks_its_clicks(program_harness: ProgramHarness)
     with program_harness.runtime.sessions() as session:
         assert session.scalar(select(ContactState).where(
             ContactState.contact_id == "1")) is None
+
+
+@pytest.mark.postgres
+def test_the_same_click_from_many_web_threads_is_stored_once(pg_engine: Engine) -> None:
+    harness = ProgramHarness(Runtime(Settings(database_url="unused"), engine=pg_engine))
+    code = harness.invite("1")
+    barrier = threading.Barrier(8, timeout=10)
+    stored: list[bool] = []
+
+    def web_thread() -> None:
+        with pg_engine.connect() as conn:
+            visit = resolve(conn, code)
+        with pg_engine.connect() as conn:
+            barrier.wait()  # every thread inserts at once
+            stored.append(record_click(conn.execution_options(isolation_level="AUTOCOMMIT"),
+                                       visit, "same-visitor", NOW))
+
+    threads = [threading.Thread(target=web_thread) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(stored) == [False] * 7 + [True]
+    assert len(harness.rows(ShareClick)) == 1
+
+
+@pytest.mark.postgres
+def test_two_workers_announce_the_shared_step_once(pg_engine: Engine,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = Runtime(Settings(database_url="unused"), engine=pg_engine)
+    harness = ProgramHarness(runtime)
+    code = harness.invite("1")
+    clicked(harness, code, "v1")
+    inside, release = threading.Event(), threading.Event()
+    original = shares_step.announce_clicks
+
+    def slow(session, setup, now):  # type: ignore[no-untyped-def]
+        inside.set()
+        release.wait(10)  # the first worker is inside the step, holding its lock
+        return original(session, setup, now)
+
+    monkeypatch.setattr(shares_step, "announce_clicks", slow)
+    first: list[int] = []
+    worker = threading.Thread(target=lambda: first.append(announce_new_clicks(runtime, NOW)))
+    worker.start()
+    assert inside.wait(10)
+    monkeypatch.setattr(shares_step, "announce_clicks", original)
+    assert announce_new_clicks(runtime, NOW) == 0  # the other worker skips the step
+    release.set()
+    worker.join()
+    assert first == [1]
+    keys = [o.idempotency_key for o in harness.outbox("1") if "shared" in o.idempotency_key]
+    assert keys == ["props:shared:1:first"]
