@@ -181,3 +181,20 @@ def test_two_workers_announce_the_shared_step_once(pg_engine: Engine,
     assert first == [1]
     keys = [o.idempotency_key for o in harness.outbox("1") if "shared" in o.idempotency_key]
     assert keys == ["props:shared:1:first"]
+
+
+def test_a_click_stored_for_a_contact_merged_away_since_counts_for_the_survivor(
+        program_harness: ProgramHarness) -> None:
+    code = program_harness.invite("1")
+    program_harness.invite("5")
+    with program_harness.runtime.engine.begin() as conn:
+        visit = resolve(conn, code)  # a web process remembers this for a minute
+    with transaction(program_harness.runtime.sessions) as session:
+        hooks.on_contact_removed(session, program_harness.runtime, "1", "contact.merge", "5",
+                                 NOW + timedelta(hours=1))
+    with program_harness.runtime.engine.begin() as conn:
+        record_click(conn, visit, "v1", NOW + timedelta(hours=2))  # still says contact 1
+    assert announce(program_harness, NOW + timedelta(hours=2)) == 1
+    assert {r.advocate_contact_id for r in program_harness.rows(ShareClick)} == {"5"}
+    assert program_harness.state("5").shared_at is not None
+    assert program_harness.state("1").shared_at is None

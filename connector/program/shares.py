@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from connector.db.models import ShareClick
+from connector.db.models import ContactState, ShareClick
 from connector.program.announce import advocate_state, standing_properties
 from connector.program.dates import aware, hubspot_time
 from connector.program.enrollment import enroll_other_contact
@@ -30,7 +30,7 @@ def announce_clicks(session: Session, setup: ProgramSetup, now: datetime,
         .where(ShareClick.announced_at.is_(None)).order_by(ShareClick.id).limit(limit)).all()
     if not rows:
         return 0
-    advocates = sorted({advocate for _, advocate in rows if advocate})
+    advocates = follow_merges(session, {advocate for _, advocate in rows if advocate})
     totals = session.execute(
         select(ShareClick.advocate_contact_id, func.count(), func.min(ShareClick.clicked_at),
                func.max(ShareClick.clicked_at))
@@ -42,6 +42,33 @@ def announce_clicks(session: Session, setup: ProgramSetup, now: datetime,
     session.execute(update(ShareClick).where(ShareClick.id.in_([i for i, _ in rows]))
                     .values(announced_at=now).execution_options(synchronize_session=False))
     return len(totals)
+
+
+def follow_merges(session: Session, advocates: set[str]) -> list[str]:
+    """The advocates, with clicks recorded for a contact merged away since (a web process
+    remembers a code's owner for a minute) moved to the surviving contact."""
+    merged = set(session.scalars(select(ContactState.contact_id).where(
+        ContactState.contact_id.in_(advocates), ContactState.merged_into.is_not(None))))
+    for loser in merged:
+        survivor = _survivor(session, loser)
+        session.execute(update(ShareClick).where(ShareClick.advocate_contact_id == loser)
+                        .values(advocate_contact_id=survivor)
+                        .execution_options(synchronize_session=False))
+        advocates = (advocates - {loser}) | {survivor}
+    return sorted(advocates)
+
+
+def _survivor(session: Session, contact_id: str) -> str:
+    """The contact a merged-away one ended in (merges of merges followed, loops cut)."""
+    current, seen = contact_id, set()
+    while current not in seen:
+        seen.add(current)
+        into = session.scalar(select(ContactState.merged_into)
+                              .where(ContactState.contact_id == current))
+        if not into:
+            return current
+        current = into
+    return current
 
 
 def announce_advocate(session: Session, setup: ProgramSetup, advocate_id: str, clicks: int,
