@@ -2,9 +2,9 @@
 
 HubSpot allows 20 concurrent `hubspot.fetch` requests per account (developers.hubspot.com
 "Fetching data"): this runs that many clients against the Procfile's web process (gunicorn
-gthread, 2 workers x 4 threads, no pre-ping) on PostgreSQL, each request signed v3 as HubSpot
-signs it, for contacts the connector has scored, and prints p50/p99 against the issue's
-target (p99 < 100 ms) as one JSON line. Usage:
+gevent workers, no pre-ping; `--worker-class gthread` for 2 x 4 threads) on PostgreSQL, each
+request signed v3 as HubSpot signs it, for contacts the connector has scored, and prints
+p50/p99 against the issue's target (p99 < 100 ms) as one JSON line. Usage:
 
     python benchmarks/card_latency.py [--contacts 2000] [--requests 4000] [--clients 20]
 """
@@ -16,28 +16,22 @@ import dataclasses
 import http.client
 import json
 import multiprocessing
-import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-from sqlalchemy import text
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import DEFAULT_DATABASE_URL, procfile_web, scratch_database  # noqa: E402
+
 from connector.cli.installer import Installer  # noqa: E402
-from connector.config import Settings, normalise_database_url  # noqa: E402
-from connector.db.models import Base  # noqa: E402
-from connector.db.session import make_engine  # noqa: E402
+from connector.config import Settings  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.sandbox.app_calls import APP_ID, PORTAL_ID, USER, fetch_card, v3_uri  # noqa: E402
 from connector.sandbox.server import SandboxConfig, run_in_thread  # noqa: E402
@@ -95,79 +89,51 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--client-processes", type=int, default=4)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
 
-    admin_url = normalise_database_url(args.database_url)
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    sandbox = run_in_thread(SandboxConfig(contacts=args.contacts, seed=7, client_secret=SECRET,
-                                          rate_limit_per_10s=10_000, search_rate_per_s=1000))
-    settings = dataclasses.replace(Settings.from_env({}), database_url=url,
-                                   hubspot_base_url=sandbox.url,
-                                   hubspot_access_token="sandbox-token",
-                                   hubspot_client_secret=SECRET, rate_limit_per_10s=10_000,
-                                   search_rate_per_s=1000)
-    runtime = Runtime(settings, engine=engine)
-    Installer(runtime.gateway, runtime.property_schema, runtime.program).plan().apply()
-    run_sync(runtime, full=True)
-    ids = [str(c.id) for c in sandbox.portal.live_contacts()]
-    port = 18000 + random.randrange(1000)
-    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
-               CONNECTOR_DB_PRE_PING="0")
-    env.pop("CONNECTOR_PUBLIC_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
-         "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
     latencies: list[float] = []
     errors = 0
+    sandbox = run_in_thread(SandboxConfig(contacts=args.contacts, seed=7, client_secret=SECRET,
+                                          rate_limit_per_10s=10_000, search_rate_per_s=1000))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
-        per_client = args.requests // args.clients
-        for _ in range(4):  # warm the pools of both gunicorn workers
-            fetch_card(base, ids[0], SECRET)
-        # client threads spread over processes: one interpreter's GIL would queue the
-        # clients themselves and count that wait as the endpoint's latency
-        context = multiprocessing.get_context("fork")
-        results: Any = context.Queue()
-        groups = [list(range(i, args.clients, args.client_processes))
-                  for i in range(args.client_processes)]
-        processes = [context.Process(target=client_process,
-                                     args=(base, ids, group, per_client, results))
-                     for group in groups if group]
-        started = time.monotonic()
-        for process in processes:
-            process.start()
-        for _ in processes:
-            part, failed = results.get(timeout=600)
-            latencies.extend(part)
-            errors += failed
-        for process in processes:
-            process.join()
-        elapsed = time.monotonic() - started
+        with scratch_database(args.database_url) as (url, engine):
+            settings = dataclasses.replace(Settings.from_env({}), database_url=url,
+                                           hubspot_base_url=sandbox.url,
+                                           hubspot_access_token="sandbox-token",
+                                           hubspot_client_secret=SECRET,
+                                           rate_limit_per_10s=10_000, search_rate_per_s=1000)
+            runtime = Runtime(settings, engine=engine)
+            Installer(runtime.gateway, runtime.property_schema, runtime.program).plan().apply()
+            run_sync(runtime, full=True)
+            ids = [str(c.id) for c in sandbox.portal.live_contacts()]
+            with procfile_web(url, SECRET, worker_class=args.worker_class) as base:
+                per_client = args.requests // args.clients
+                for _ in range(4):  # warm the pools of both gunicorn workers
+                    fetch_card(base, ids[0], SECRET)
+                # client threads spread over processes: one interpreter's GIL would queue the
+                # clients themselves and count that wait as the endpoint's latency
+                context = multiprocessing.get_context("fork")
+                results: Any = context.Queue()
+                groups = [list(range(i, args.clients, args.client_processes))
+                          for i in range(args.client_processes)]
+                processes = [context.Process(target=client_process,
+                                             args=(base, ids, group, per_client, results))
+                             for group in groups if group]
+                started = time.monotonic()
+                for process in processes:
+                    process.start()
+                for _ in processes:
+                    part, failed = results.get(timeout=600)
+                    latencies.extend(part)
+                    errors += failed
+                for process in processes:
+                    process.join()
+                elapsed = time.monotonic() - started
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         sandbox.stop()
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]

@@ -1,11 +1,12 @@
 """The share link `GET /r/<code>` under load, on PostgreSQL, with HubSpot down.
 
-Runs the Procfile's web process (gunicorn gthread, 2 workers x 4 threads, no pre-ping) on a
-fresh PostgreSQL database holding `--advocates` advocates with codes, HUBSPOT_BASE_URL pointed
-at a port where nothing answers, and `--clients` keep-alive clients (threads spread over
-processes) clicking: mostly people with a browser user agent from many addresses (each a new
-unique click: one INSERT), some link previewers and some unknown codes. Every answer must be
-a 302 to the landing page with the right code.
+Runs the Procfile's web process (gunicorn, 2 gevent workers, no pre-ping; `--worker-class
+gthread` for 2 x 4 threads) on a fresh PostgreSQL database holding `--advocates` advocates
+with codes, HUBSPOT_BASE_URL pointed at a port where nothing answers, behind one trusted proxy
+(TRUSTED_PROXY_HOPS=1, so X-Forwarded-For names the visitor), and `--clients` keep-alive
+clients (threads spread over processes) clicking: mostly people with a browser user agent
+from many addresses (each a new unique click: one INSERT), some link previewers and some
+unknown codes. Every answer must be a 302 to the landing page with the right code.
 
 Clicks arrive as people click: at `--rate` per second in all (open loop; each latency is
 counted from the moment the click was due, so a slow answer delays nothing unmeasured), or
@@ -14,7 +15,7 @@ where latency is mostly the queue). Prints p50/p99 against the target (p99 < 50 
 JSON line, and how many clicks were stored. Usage:
 
     python benchmarks/share_link_latency.py [--advocates 5000] [--requests 6000] [--clients 20]
-                                            [--rate 200]
+                                            [--rate 200] [--worker-class gevent]
 """
 
 from __future__ import annotations
@@ -26,23 +27,15 @@ import multiprocessing
 import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from scratch import DEFAULT_DATABASE_URL, procfile_web, scratch_database
+from sqlalchemy import func, insert, select
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from connector.config import normalise_database_url  # noqa: E402
-from connector.db.models import Base, ContactState, ShareClick  # noqa: E402
-from connector.db.session import make_engine  # noqa: E402
-from connector.program.codes import new_code  # noqa: E402
+from connector.db.models import ContactState, ShareClick
+from connector.program.codes import new_code
 
 SECRET = "bench-secret"
 TARGET_P99_S = 0.050
@@ -113,87 +106,61 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--rate", type=float, default=200.0,
                         help="clicks per second in all; 0: as fast as possible")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
 
-    admin_url = normalise_database_url(args.database_url)
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    codes = list(dict.fromkeys(new_code() for _ in range(args.advocates)))
-    with engine.begin() as conn:
-        conn.execute(insert(ContactState), [
-            {"contact_id": str(1000 + i), "referral_code": code, "journey_state": "invited",
-             "written": {}, "invitations_sent": 1, "reminders_sent": 0}
-            for i, code in enumerate(codes)])
-    port = 18000 + random.randrange(1000)
-    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
-               CONNECTOR_DB_PRE_PING="0", CONNECTOR_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               # HubSpot is down: nothing answers there, and the share link must not care
-               HUBSPOT_BASE_URL="http://127.0.0.1:9", HUBSPOT_ACCESS_TOKEN="unused")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
-         "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
+    # HubSpot is down: nothing answers there, and the share link must not care; the web
+    # process stands behind one proxy (the platform's router), whose X-Forwarded-For it trusts
+    os.environ.update(HUBSPOT_BASE_URL="http://127.0.0.1:9", HUBSPOT_ACCESS_TOKEN="unused",
+                      TRUSTED_PROXY_HOPS="1")
     latencies: list[float] = []
     errors = 0
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/healthz")
+    with scratch_database(args.database_url) as (url, engine):
+        codes = list(dict.fromkeys(new_code() for _ in range(args.advocates)))
+        with engine.begin() as conn:
+            conn.execute(insert(ContactState), [
+                {"contact_id": str(1000 + i), "referral_code": code, "journey_state": "invited",
+                 "written": {}, "invitations_sent": 1, "reminders_sent": 0}
+                for i, code in enumerate(codes)])
+        with procfile_web(url, SECRET, worker_class=args.worker_class) as base:
+            port = int(base.rsplit(":", 1)[1])
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for _ in range(8):  # warm the pools of both gunicorn workers
+                probe.request("HEAD", f"/r/{codes[0]}")
                 probe.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
-        for _ in range(8):  # warm the pools of both gunicorn workers
-            probe.request("HEAD", f"/r/{codes[0]}")
-            probe.getresponse().read()
-        per_client = args.requests // args.clients
-        # client threads spread over processes: one interpreter's GIL would queue the
-        # clients themselves and count that wait as the endpoint's latency
-        context = multiprocessing.get_context("fork")
-        results: Any = context.Queue()
-        groups = [list(range(i, args.clients, args.client_processes))
-                  for i in range(args.client_processes)]
-        processes = [context.Process(target=client_process,
-                                     args=(port, codes, group, per_client,
-                                           args.clients / args.rate if args.rate else 0.0,
-                                           results))
-                     for group in groups if group]
-        started = time.monotonic()
-        for process in processes:
-            process.start()
-        for _ in processes:
-            part, failed = results.get(timeout=600)
-            latencies.extend(part)
-            errors += failed
-        for process in processes:
-            process.join()
-        elapsed = time.monotonic() - started
+            per_client = args.requests // args.clients
+            # client threads spread over processes: one interpreter's GIL would queue the
+            # clients themselves and count that wait as the endpoint's latency
+            context = multiprocessing.get_context("fork")
+            results: Any = context.Queue()
+            groups = [list(range(i, args.clients, args.client_processes))
+                      for i in range(args.client_processes)]
+            processes = [context.Process(target=client_process,
+                                         args=(port, codes, group, per_client,
+                                               args.clients / args.rate if args.rate else 0.0,
+                                               results))
+                         for group in groups if group]
+            started = time.monotonic()
+            for process in processes:
+                process.start()
+            for _ in processes:
+                part, failed = results.get(timeout=600)
+                latencies.extend(part)
+                errors += failed
+            for process in processes:
+                process.join()
+            elapsed = time.monotonic() - started
         with engine.connect() as conn:
             stored = dict(conn.execute(select(ShareClick.outcome, func.count())
                                        .group_by(ShareClick.outcome)).all())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(json.dumps({
         "requests": len(latencies), "clients": args.clients, "rate": args.rate or "max",
-        "errors": errors,
+        "worker_class": args.worker_class, "errors": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "clicks_stored": {str(k): int(v) for k, v in stored.items()},
         "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),

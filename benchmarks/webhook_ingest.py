@@ -5,7 +5,7 @@ not in the inbox: must be 0), as one JSON line at the end. Target: >= 20,000 eve
 p99 < 100 ms. Usage:
 
     python benchmarks/webhook_ingest.py [--seconds 30] [--clients 8] [--client-processes 2]
-        [--threads 4] [--pre-ping] [--database-url URL]
+        [--worker-class gevent|gthread|sync] [--threads 4] [--pre-ping] [--database-url URL]
 
 The client runs in its own processes (keep-alive connections, hand-formatted bodies) and reports
 its CPU time, since on a small machine it shares the cores with gunicorn and PostgreSQL.
@@ -23,35 +23,25 @@ import json
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connector.config import normalise_database_url  # noqa: E402
-from connector.db.models import Base, InboxEvent  # noqa: E402
-from connector.db.session import make_engine  # noqa: E402
+from scratch import DEFAULT_DATABASE_URL, procfile_web, scratch_database  # noqa: E402
+
+from connector.db.models import InboxEvent  # noqa: E402
 from connector.web.signatures import sign_v3  # noqa: E402
 
 SECRET = "bench-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # one event, formatted by hand: json.dumps for every batch would make the client the bottleneck
@@ -132,41 +122,19 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="gunicorn threads per worker (above 1: the gthread worker class)")
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread", "sync"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker, for the gthread worker class")
     parser.add_argument("--pre-ping", action="store_true",
                         help="ping pooled connections on checkout (the Procfile's web does not)")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args()
 
-    admin_url = normalise_database_url(args.database_url)
-    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=url, HUBSPOT_CLIENT_SECRET=SECRET, LOG_FORMAT="json",
-               CONNECTOR_DB_PRE_PING="1" if args.pre_ping else "0")
-    env.pop("CONNECTOR_PUBLIC_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "connector.cli.wiring:create_app()"],
-        cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
+    with scratch_database(args.database_url) as (url, engine), procfile_web(
+            url, SECRET, workers=args.workers, worker_class=args.worker_class,
+            threads=args.threads, pre_ping=args.pre_ping) as base:
+        port = int(base.rsplit(":", 1)[1])
         results: Any = multiprocessing.get_context("fork").Queue()
         per_process = max(1, args.clients // args.client_processes)
         started = time.monotonic()
@@ -174,7 +142,8 @@ def main() -> None:
         processes = [
             multiprocessing.get_context("fork").Process(
                 target=client_process,
-                args=(i, args.client_processes, per_process, port, stop_at, args.batch, results))
+                args=(i, args.client_processes, per_process, port, stop_at, args.batch,
+                      results))
             for i in range(args.client_processes)
         ]
         for process in processes:
@@ -191,19 +160,14 @@ def main() -> None:
         for process in processes:
             process.join()
         elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    with engine.connect() as conn:
-        stored = int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        with engine.connect() as conn:
+            stored = int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
     latencies.sort()
     result = {
         "benchmark": "webhook_ingest", "seconds": round(elapsed, 1), "gunicorn_workers":
-        args.workers, "threads": args.threads, "pre_ping": args.pre_ping,
+        args.workers, "worker_class": args.worker_class,
+        "threads": args.threads if args.worker_class == "gthread" else None,
+        "pre_ping": args.pre_ping,
         "clients": args.clients, "batch": args.batch,
         "events_acknowledged": acknowledged,
         "events_per_s": round(acknowledged / elapsed),

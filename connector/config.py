@@ -101,14 +101,23 @@ class Settings:
     # web process: how long a dashboard login lasts; the port `connector serve` listens on;
     # where gunicorn workers share their metrics; whether pooled connections are pinged
     dashboard_session_hours: float = 8.0
+    # proxies in front of the web process whose X-Forwarded-* headers are believed: 0 believes
+    # none (a client could name any address or host); 1 for one load balancer, and so on
+    trusted_proxy_hops: int = 0
     port: int = 8000
     prometheus_multiproc_dir: str | None = None
     db_pre_ping: bool = True
+    # the gift-card provider (reward payouts); the sandbox URL by default, so nothing spends
+    # real money until TREMENDOUS_BASE_URL says so
+    tremendous_api_key: str | None = None
+    tremendous_base_url: str = "https://testflight.tremendous.com/api/v2"
     request_timeout: tuple[float, float] = field(default=(5.0, 30.0))
+    # calibration: an ask's outcome counts when it comes within this many days of it
+    calibration_window_days: int = 30
 
     def __repr__(self) -> str:
         hidden = {"hubspot_access_token", "hubspot_client_secret", "dashboard_token",
-                  "workflow_webhook_key"}
+                  "workflow_webhook_key", "tremendous_api_key"}
         parts = []
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
@@ -148,9 +157,14 @@ class Settings:
             program_path=Path(env.get("CONNECTOR_PROGRAM", "").strip() or cls.program_path),
             log_format=log_format,
             dashboard_session_hours=_float(env, "DASHBOARD_SESSION_HOURS", 8.0),
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             port=_int(env, "PORT", 8000),
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
             db_pre_ping=_bool(env, "CONNECTOR_DB_PRE_PING", True),
+            tremendous_api_key=env.get("TREMENDOUS_API_KEY", "").strip() or None,
+            tremendous_base_url=_url(env, "TREMENDOUS_BASE_URL", None)
+            or cls.tremendous_base_url,
+            calibration_window_days=_int(env, "CALIBRATION_WINDOW_DAYS", 30),
         )
 
     def require_token(self) -> str:

@@ -92,6 +92,17 @@ class ProgramHarness:
     def ledger(self) -> list[RewardLedger]:
         return self.rows(RewardLedger)
 
+    def pay(self, reward_id: int, now: datetime) -> None:
+        """The reward reaches its contact (as the payout job or a person records it)."""
+        from connector.db.models import RewardLedger as Ledger
+        from connector.db.session import transaction
+        from connector.program.payouts import mark_paid
+
+        with transaction(self.runtime.sessions) as session:
+            session.get(Ledger, reward_id).status = "payable"  # the hold is over
+            session.flush()
+            assert mark_paid(session, self.runtime, reward_id, reference="test", now=now)
+
 
 @pytest.fixture
 def program_runtime(engine: Engine, sqlite_url: str) -> Runtime:

@@ -53,8 +53,10 @@ def share_world(sync_setup: Callable[..., Any], tmp_path: Path
                                         f'landing_page: "{landing}"'))
         port = _free_port()
         public = f"http://127.0.0.1:{port}"
+        # behind one proxy (the platform's router): X-Forwarded-For names the visitor
         runtime = Runtime(dataclasses.replace(runtime.settings, public_url=public,
-                                              program_path=path), engine=runtime.engine)
+                                              program_path=path, trusted_proxy_hops=1),
+                          engine=runtime.engine)
         assert runtime.program.landing_page == landing
         server = make_server("127.0.0.1", port, create_app(runtime), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

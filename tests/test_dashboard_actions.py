@@ -249,3 +249,28 @@ def test_approval_on_the_dashboard_serves_the_hold_like_the_cli(
                          data={"csrf_token": csrf_of(client)})
     assert answer.status_code == 303
     assert reward(engine)[0] == expected
+
+
+def test_a_reward_paid_by_hand_is_recorded_from_the_dashboard(client, program_sqlite) -> None:
+    engine = program_sqlite.engine
+    with Session(engine) as session, session.begin():  # a friend's reward, paid by a person
+        row = session.scalars(select(RewardLedger).where(RewardLedger.role == "friend")).first()
+        assert row is not None
+        row.status = "payable"
+        reward_id = row.id
+    log_in(client)
+    page = client.get("/dashboard").text
+    assert f'id="to-pay-{reward_id}"' in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    answer = client.post(f"/dashboard/rewards/{reward_id}/paid",
+                         data={"csrf_token": csrf[1], "reference": "BANK-42"})
+    assert answer.status_code == 303
+    with Session(engine) as session:
+        paid = session.get(RewardLedger, reward_id)
+        assert paid is not None
+        assert (paid.status, paid.payout_reference, paid.decided_by) == (
+            "paid", "BANK-42", "dashboard:session")
+    again = client.post(f"/dashboard/rewards/{reward_id}/paid", data={"csrf_token": csrf[1]})
+    assert again.status_code == 409
+    assert f'id="to-pay-{reward_id}"' not in client.get("/dashboard").text

@@ -129,8 +129,9 @@ def test_closed_won_deal_rewards_both_sides_once(sync_setup: SyncSetup) -> None:
     advocate_record = world.record(advocate)
     assert (advocate_record["referrals_made"], advocate_record["referrals_converted"]) == (
         "1", "1")
-    assert advocate_record.get("referral_reward_trigger")
-    assert world.record(friend).get("referral_friend_reward_trigger")
+    # the reward workflows wait for the rewards to reach people
+    assert not advocate_record.get("referral_reward_trigger")
+    assert not world.record(friend).get("referral_friend_reward_trigger")
 
     # the same webhooks again (HubSpot retries) and the same change under new event ids
     world.deliver(list(world.sent))
@@ -206,9 +207,11 @@ def test_a_deal_reopened_during_the_hold_cancels_its_rewards(sync_setup: SyncSet
     with world.runtime.sessions() as session:
         reasons = {r.reason for r in session.scalars(select(RewardLedger))}
     assert reasons == {f"deal {deal} left closed won (contractsent)"}
-    world.move(deal, "closedwon")  # won again: the deal has counted once already
+    world.move(deal, "closedwon")  # won again inside the window: converts again, once
     world.deliver()
-    assert world.rewards() == []
+    assert world.rewards() == [("advocate", advocate), ("friend", friend)]
+    with world.runtime.sessions() as session:
+        assert len(session.scalars(select(RewardLedger)).all()) == 2  # the same two rows
 
 
 def test_deal_events_collapse_per_deal() -> None:
@@ -287,3 +290,48 @@ def test_signed_deal_webhooks_reach_the_program(make_sandbox: Any, settings: Any
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def test_a_deal_undone_then_won_again_converts_once_with_counters_equal_to_the_ledger(
+        sync_setup: SyncSetup) -> None:
+    from connector.program.counters import counters_for, number_text
+
+    world, advocate, code = start(sync_setup)
+    friend = world.referred_friend(code, "redo.friend@friends.test")
+    schema = world.runtime.property_schema
+
+    def agree() -> None:
+        """The advocate's counters in HubSpot say what the ledger says."""
+        with world.runtime.sessions() as session:
+            counters = counters_for(session, advocate)
+        record = world.record(advocate)
+        assert record[schema.name("referrals_converted")] == str(counters.converted)
+        assert record[schema.name("referral_rewards_earned")] == number_text(counters.earned)
+
+    deal = world.deal("closedwon", [friend])
+    world.deliver()
+    assert world.referral(friend).status == "converted"
+    assert sorted(world.rewards()) == [("advocate", advocate), ("friend", friend)]
+    agree()
+
+    world.move(deal, "contractsent")  # a sales rep corrects the stage inside the hold
+    world.deliver()
+    assert world.referral(friend).status == "cancelled"
+    assert world.rewards() == []
+    agree()
+    assert world.record(advocate)[schema.name("referrals_converted")] == "0"
+
+    world.move(deal, "closedwon")  # and back: one conversion, one set of rewards, held anew
+    world.deliver()
+    assert world.referral(friend).status == "converted"
+    assert sorted(world.rewards()) == [("advocate", advocate), ("friend", friend)]
+    with world.runtime.sessions() as session:
+        rows = session.scalars(select(RewardLedger)).all()
+    assert len(rows) == 2 and {r.status for r in rows} == {"held"}
+    agree()
+    assert world.record(advocate)[schema.name("referrals_converted")] == "1"
+
+    world.deliver(world.sent[-2:])  # the same webhooks again change nothing
+    with world.runtime.sessions() as session:
+        assert len(session.scalars(select(RewardLedger)).all()) == 2
+    agree()

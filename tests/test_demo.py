@@ -60,6 +60,11 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
                                      .where(Referral.status == "converted"))
             rejections = session.scalar(select(func.count()).select_from(ReferralRejection))
             rewards = Counter(session.scalars(select(RewardLedger.status)))
+            held_by_limit = session.scalar(select(func.count()).select_from(RewardLedger).where(
+                RewardLedger.status == "pending_approval",
+                RewardLedger.reason.like("daily payout limit%")))
+            paid_value = session.scalar(select(func.sum(RewardLedger.amount))
+                                        .where(RewardLedger.status == "paid"))
     finally:
         engine.dispose()
     funnel = report["funnel"]
@@ -71,8 +76,18 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
     assert report["referrals"]["converted"] == converted > 0
     assert funnel["rewarded"] == rewarded_advocates > 0
     assert report["rewards"]["granted"]["count"] == ledger_granted
-    # double-sided: each conversion granted the advocate's and the friend's reward, once
-    assert ledger_granted == 2 * converted
+    # double-sided: each conversion granted the advocate's and the friend's reward, once (the
+    # ones the daily payout limit holds wait for a person's approval)
+    assert ledger_granted + held_by_limit == 2 * converted
+    # the hold ended: the advocates' gift cards went out through the provider, one order each
+    payout = re.search(r"(\d+) paid through Tremendous \(([\d,.]+) USD, (\d+) gift card "
+                       r"orders; a second run paid (\d+)\)", out)
+    assert payout, out[:3000]
+    assert int(payout[1]) == rewards["paid"] == int(payout[3]) > 0
+    assert int(payout[4]) == 0
+    assert float(payout[2].replace(",", "")) == float(paid_value)
+    assert report["rewards_granted_by_state"]["paid"]["count"] == rewards["paid"]
+    assert printed(out, "  paid") == rewards["paid"]
     assert report["referrals"]["rejected"], "the story includes rejected claims"
     # the printed report says the same
     assert printed(out, "Invited") == invited

@@ -69,7 +69,7 @@ def test_events_replay_needs_exactly_one_target(cli_env):
 def test_worker_once_drains_and_exits(cli_env, monkeypatch):
     calls: list[list[str]] = []
     monkeypatch.setattr(rescore, "rescore_contacts",
-                        lambda rt, ids, *, reason: calls.append(list(ids)) or
+                        lambda rt, ids, *, reason, isolate=False: calls.append(list(ids)) or
                         rescore.RescoreSummary())
     monkeypatch.setattr(sync_flush, "flush_outbox", lambda rt: 0, raising=False)
     result = run("worker", "--once")

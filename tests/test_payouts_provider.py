@@ -31,7 +31,6 @@ from connector.payouts.tremendous import (
     ProviderUnavailable,
     RetryPolicy,
     TremendousClient,
-    TremendousSettings,
 )
 from connector.sandbox.payouts import SANDBOX_API_KEY
 from connector.sandbox.server import SandboxHandle
@@ -451,17 +450,22 @@ def test_an_order_needs_a_campaign_or_products() -> None:
 
 
 def test_settings_come_from_the_environment() -> None:
+    from connector.config import ConfigError, Settings
+
+    settings = Settings.from_env({"TREMENDOUS_API_KEY": "TEST_abc"})
+    assert settings.tremendous_api_key == "TEST_abc"
+    assert settings.tremendous_base_url == DEFAULT_BASE_URL  # Tremendous' sandbox by default
+    assert "TEST_abc" not in repr(settings)
+    production = Settings.from_env({"TREMENDOUS_API_KEY": "PROD_abc",
+                                    "TREMENDOUS_BASE_URL": PRODUCTION_BASE_URL})
+    assert production.tremendous_base_url == PRODUCTION_BASE_URL
+    with pytest.raises(ConfigError, match="TREMENDOUS_BASE_URL"):
+        Settings.from_env({"TREMENDOUS_API_KEY": "k", "TREMENDOUS_BASE_URL": "ftp:x"})
+    assert Settings.from_env({}).tremendous_api_key is None
     with pytest.raises(CredentialsMissing) as caught:
-        TremendousSettings.from_env({})
+        TremendousClient("", base_url=PRODUCTION_BASE_URL)
     assert "TREMENDOUS_API_KEY" in str(caught.value) and isinstance(caught.value, UserError)
-    settings = TremendousSettings.from_env({"TREMENDOUS_API_KEY": "TEST_abc"})
-    assert settings.base_url == DEFAULT_BASE_URL and "TEST_abc" not in repr(settings)
-    production = TremendousSettings.from_env({"TREMENDOUS_API_KEY": "PROD_abc",
-                                              "TREMENDOUS_BASE_URL": PRODUCTION_BASE_URL})
-    assert production.base_url == PRODUCTION_BASE_URL
-    with pytest.raises(UserError, match="TREMENDOUS_BASE_URL"):
-        TremendousSettings.from_env({"TREMENDOUS_API_KEY": "k", "TREMENDOUS_BASE_URL": "ftp:x"})
-    built = TremendousClient.from_settings(production)
+    built = TremendousClient("PROD_abc", base_url=PRODUCTION_BASE_URL)
     assert "PROD_abc" not in repr(built) and built.base_url == PRODUCTION_BASE_URL
 
 

@@ -126,3 +126,34 @@ def test_a_program_file_without_the_shared_step_still_loads(tmp_path: Path) -> N
         "trigger_property: t", "workflow_id: 10")))
     assert api.workflows["shared"].workflow_id is None
     assert api.workflows["invitation"].workflow_id == "101"
+
+
+def test_the_report_names_where_referral_revenue_comes_from() -> None:
+    import dataclasses
+
+    from connector.program.config import ProgramConfig
+
+    lifecycle = ProgramConfig()
+    assert lifecycle.revenue_source == "the referred contact's total_revenue at conversion"
+    deals = dataclasses.replace(lifecycle, conversion_mode="deal_closed_won")
+    assert deals.revenue_source == "the amount of the deal that converted the referral"
+
+
+def test_payouts_need_a_campaign_for_tremendous(tmp_path) -> None:
+    from connector.config import PROJECT_ROOT
+    from connector.program.config import ProgramConfigError, load_program
+
+    shipped = (PROJECT_ROOT / "workflows" / "program.yaml").read_text()
+    rest = shipped[:shipped.index("\npayouts:")]
+    path = tmp_path / "program.yaml"
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: tremendous}\n")
+    with pytest.raises(ProgramConfigError, match="payouts.tremendous.campaign_id"):
+        load_program(path)
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: paypal}\n")
+    with pytest.raises(ProgramConfigError, match="payouts.advocate.provider"):
+        load_program(path)
+    path.write_text(rest + "\npayouts:\n  advocate: {provider: tremendous}\n"
+                    "  daily_limit: 250\n  tremendous: {campaign_id: CAMPAIGN1}\n")
+    program = load_program(path)
+    assert program.payout_providers == {"advocate": "tremendous", "friend": "manual"}
+    assert str(program.payout_daily_limit) == "250"

@@ -146,6 +146,9 @@ def test_review_queue_and_earned_rewards_agree_with_the_tables(program_db) -> No
     split = report["rewards_granted_by_state"]
     assert split == {"held": {"count": 2, "value": {"USD": 75.0}},
                      "payable": {"count": 1, "value": {"USD": 50.0}},
+                     "sending": {"count": 0, "value": {}},
+                     "paid": {"count": 0, "value": {}},
+                     "failed": {"count": 0, "value": {}},
                      "granted": {"count": 2, "value": {"USD": 75.0}}}
     with Session(program_db.engine) as session:
         earned = session.scalar(select(func.count()).select_from(RewardLedger)

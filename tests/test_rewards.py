@@ -59,15 +59,30 @@ def test_conversion_grants_both_rewards_and_updates_the_advocate(
     [referral] = program_harness.referrals()
     assert referral.status == "converted"
     assert friend["referral_rewards_earned"] == "20"
-    assert "referral_friend_reward_trigger" in friend
+    # the reward workflows run when the rewards reach people, not while they are held
+    assert "referral_friend_reward_trigger" not in friend
     advocate_items = {o.idempotency_key: o for o in program_harness.outbox("1")}
-    reward_id = program_harness.ledger()[0].id
+    reward_id, friend_reward_id = (r.id for r in program_harness.ledger())
     counters = advocate_items[f"props:reward_advocate:1:{reward_id}"].payload["properties"]
     assert counters["referrals_converted"] == "1"
     assert counters["referral_rewards_earned"] == "50"
     assert counters["referral_status"] == "active"
-    assert "referral_reward_trigger" in counters
+    assert "referral_reward_trigger" not in counters
     assert program_harness.state("1").journey_state == "active"
+    paid_at = NOW + timedelta(days=40)
+    program_harness.pay(reward_id, paid_at)
+    program_harness.pay(friend_reward_id, paid_at)
+    paid = {o.idempotency_key: o for o in program_harness.outbox("1")}
+    on_payment = paid[f"props:reward_advocate:1:{reward_id}.paid"].payload["properties"]
+    assert on_payment["referral_reward_trigger"] == hubspot_time(paid_at)
+    assert on_payment["referral_rewards_paid"] == "50"
+    assert on_payment["referral_rewards_earned"] == "50"  # paid stays earned
+    friend_paid = {o.idempotency_key: o for o in program_harness.outbox("2")}
+    on_friend = friend_paid[f"props:reward_friend:2:{friend_reward_id}.paid"].payload
+    assert on_friend["properties"]["referral_friend_reward_trigger"] == hubspot_time(paid_at)
+    # the friend's own write-back carries the same trigger value: no writer moves it back
+    again = convert(program_harness, now=paid_at + timedelta(hours=1))
+    assert again["referral_friend_reward_trigger"] == hubspot_time(paid_at)
 
 
 def test_the_same_contact_processed_three_times_changes_nothing(
@@ -109,11 +124,16 @@ def test_api_mode_enrolls_both_in_their_reward_workflows(
     convert(program_harness)
     advocate_reward, friend_reward = program_harness.ledger()
     keys = {o.idempotency_key: o.payload for o in program_harness.outbox() if o.kind == "enroll"}
-    assert keys[f"enroll:reward_advocate:1:{advocate_reward.id}"]["workflow_id"] == "1003"
-    assert keys[f"enroll:reward_friend:2:{friend_reward.id}"] == {
+    assert not [k for k in keys if k.startswith("enroll:reward_")]  # held: not yet
+    for reward in (advocate_reward, friend_reward):
+        program_harness.pay(reward.id, NOW + timedelta(days=40))
+    convert(program_harness)
+    keys = {o.idempotency_key: o.payload for o in program_harness.outbox() if o.kind == "enroll"}
+    assert keys[f"enroll:reward_advocate:1:{advocate_reward.id}.paid"]["workflow_id"] == "1003"
+    assert keys[f"enroll:reward_friend:2:{friend_reward.id}.paid"] == {
         "workflow_id": "1004", "email": "person2@example.com"}
     friend_enrollments = [k for k in keys if k.startswith("enroll:") and k.split(":")[2] == "2"]
-    assert friend_enrollments == [f"enroll:reward_friend:2:{friend_reward.id}"]
+    assert friend_enrollments == [f"enroll:reward_friend:2:{friend_reward.id}.paid"]
 
 
 def test_the_cap_blocks_the_advocate_reward_not_the_friend(

@@ -144,10 +144,18 @@ def test_a_ready_friend_gets_only_the_friend_reward_workflow(
     converted = program_harness.process(
         "2", tier="ready", referred_by_code=code, created_at=CREATED, lifecyclestage="customer",
         hs_lifecyclestage_customer_date=hubspot_time(NOW), now=CONVERTED_AT)
-    triggers = {k for k in converted if k.endswith("_trigger")}
-    assert triggers == {"referral_friend_reward_trigger"}
+    assert not {k for k in converted if k.endswith("_trigger")}  # its reward is held
     assert "referral_code" not in converted
     assert program_harness.state("2").invited_at is None
+    [friend_reward] = [r for r in program_harness.ledger() if r.role == "friend"]
+    program_harness.pay(friend_reward.id, CONVERTED_AT + timedelta(days=31))
+    paid = program_harness.process(
+        "2", tier="ready", referred_by_code=code, created_at=CREATED, lifecyclestage="customer",
+        hs_lifecyclestage_customer_date=hubspot_time(NOW),
+        now=CONVERTED_AT + timedelta(days=31, hours=1))
+    triggers = {k for k in paid if k.endswith("_trigger")}
+    assert triggers == {"referral_friend_reward_trigger"}  # only the friend reward workflow
+    assert "referral_code" not in paid
     cooldown = timedelta(days=program_harness.program.cooldown_days)
     later = program_harness.process("2", tier="ready", referred_by_code=code, created_at=CREATED,
                                     lifecyclestage="customer", now=CONVERTED_AT + cooldown)

@@ -242,17 +242,18 @@ def test_a_score_moves_at_most_once_a_day(props: dict[str, Any], first_s: float,
 def read_one_by_one(props: dict[str, Any], today: float) -> tuple[Any, ...]:
     """What the mapping's generated kernel must return: each reader and check called in turn."""
     issues: list[str] = []
-    total, earned = 0.0, []
+    total, earned, shares = 0.0, [], []
     for index, signal in enumerate(MAPPING.signals):
         read, most = signal.compiled.read, signal.points
         reading = read(props, today, issues)
+        shares.append(0.0 if reading is None else reading[0])
         if reading is not None:
             points = reading[0] * most
             total += points
             if points >= 0.5:
                 earned.append((-points, index, reading[1]))
     applied = [reason for reason, check in MAPPING.checks if check(props, today, issues)]
-    return total, earned, applied, issues
+    return total, earned, applied, tuple(shares), issues
 
 
 @settings(max_examples=400, deadline=None)
@@ -265,5 +266,6 @@ def read_one_by_one(props: dict[str, Any], today: float) -> tuple[Any, ...]:
 @example({"hs_email_last_open_date": "2025-05-01T10:00:00+02:00", "product_logins_30d": True})
 def test_the_generated_kernel_reads_as_the_compiled_closures(props: dict[str, Any]) -> None:
     issues: list[str] = []
-    total, earned, applied = MAPPING.kernel(props, utc_day(NOW), issues)
-    assert (total, earned, applied, issues) == read_one_by_one(props, utc_day(NOW))
+    total, earned, applied, shares = MAPPING.kernel(props, utc_day(NOW), issues)
+    assert (total, earned, applied, shares, issues) == read_one_by_one(props, utc_day(NOW))
+    assert all(0.0 <= share <= 1.0 for share in shares)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import threading
 
@@ -127,8 +128,29 @@ def test_oversized_body_is_413(webhook_client, signer, runtime):
     assert count(runtime.engine) == 0
 
 
+@pytest.mark.parametrize("path", ["/webhooks/hubspot", "/webhooks/workflow/milestone",
+                                  "/app/actions/invite_advocate"])
+def test_a_chunked_body_over_1_mib_is_413(webhook_client, signer, runtime, path):
+    """No Content-Length to refuse up front: the limit holds while the body is read."""
+    body = b"[" + b" " * (1024 * 1024) + b"]"
+    response = webhook_client.post(
+        path, input_stream=io.BytesIO(body),
+        headers=signer.headers(body, path=path) | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})  # as gunicorn and werkzeug set it
+    assert response.status_code == 413
+    small = json.dumps([contact_event(1)]).encode()
+    response = webhook_client.post(
+        "/webhooks/hubspot", input_stream=io.BytesIO(small),
+        headers=signer.headers(small) | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 204
+    assert count(runtime.engine) == 1
+
+
 def test_url_is_rebuilt_from_forwarded_headers_without_public_url(settings, sqlite_engine):
-    runtime = Runtime(dataclasses.replace(settings, public_url=None), engine=sqlite_engine)
+    """Behind one configured proxy (TRUSTED_PROXY_HOPS=1) its X-Forwarded-* rebuild the URL."""
+    runtime = Runtime(dataclasses.replace(settings, public_url=None, trusted_proxy_hops=1),
+                      engine=sqlite_engine)
     client = create_app(runtime=runtime).test_client()
     signer = HubSpotSigner("test-secret", "https://hooks.example.com")
     body = json.dumps([contact_event(1)]).encode()

@@ -45,7 +45,7 @@ def test_two_workers_handle_every_event_exactly_once(settings, pg_engine, pg_dat
     handled: list[str] = []
     lock = threading.Lock()
 
-    def fake(runtime, contact_ids, *, reason):
+    def fake(runtime, contact_ids, *, reason, isolate=False):
         time.sleep(0.01)  # long enough for the two workers to overlap
         with lock:
             handled.extend(contact_ids)
@@ -82,7 +82,7 @@ from connector.worker.loop import WorkerOptions, run_worker
 
 journal = sys.argv[1]
 
-def slow_rescore(runtime, contact_ids, *, reason):
+def slow_rescore(runtime, contact_ids, *, reason, isolate=False):
     with open(journal, "a") as f:
         f.write("start " + " ".join(contact_ids) + "\\n")
     time.sleep(0.3)

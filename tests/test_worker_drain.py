@@ -35,8 +35,8 @@ class FakeRescore:
         self.calls: list[list[str]] = []
         self.error: Exception | None = None
 
-    def __call__(self, runtime, contact_ids, *, reason):
-        assert reason == "webhook"
+    def __call__(self, runtime, contact_ids, *, reason, isolate=False):
+        assert reason == "webhook" and isolate
         self.calls.append(list(contact_ids))
         if self.error:
             raise self.error
@@ -215,7 +215,7 @@ def test_run_worker_loop_stops_when_asked(runtime, fake_rescore, monkeypatch):
 
 
 def test_contacts_the_rescore_reports_failed_are_retried(worker_runtime, monkeypatch):
-    def partly(runtime, contact_ids, *, reason):
+    def partly(runtime, contact_ids, *, reason, isolate=False):
         return rescore.RescoreSummary(read=len(contact_ids), failed=["2"])
 
     monkeypatch.setattr(rescore, "rescore_contacts", partly)

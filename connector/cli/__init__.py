@@ -28,6 +28,7 @@ COMMANDS = [
     ("connector.cli.rewards", "rewards"),
     ("connector.cli.audit", "audit"),
     ("connector.cli.app", "app"),
+    ("connector.cli.calibrate", "calibrate"),
 ]
 
 

@@ -25,6 +25,7 @@ from connector.errors import UserError
 from connector.report.render import print_report
 from connector.report.source import load_report
 from connector.runtime import Runtime
+from connector.sandbox.payouts import SANDBOX_API_KEY
 from connector.sandbox.server import SandboxConfig, SandboxHandle, run_in_thread
 from connector.web.app import create_app
 from connector.worker.loop import StopFlag, WorkerOptions, run_worker
@@ -121,6 +122,8 @@ def start_world(world: DemoWorld, contacts: int, directory: Path) -> Runtime:
         rate_limit_per_10s=1_500, search_rate_per_s=40.0,
         dashboard_token=secrets.token_urlsafe(18), workflow_webhook_key=secrets.token_urlsafe(18),
         log_format="text",
+        # the sandbox plays the gift-card provider too (Tremendous' orders API)
+        tremendous_api_key=SANDBOX_API_KEY, tremendous_base_url=f"{world.sandbox.url}/api/v2",
     )
     runtime = Runtime(settings)
     mount.app = create_app(runtime=runtime)

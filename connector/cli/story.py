@@ -11,6 +11,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,13 +20,17 @@ from sqlalchemy import func, select
 
 from connector.cli.installer import Installer
 from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.db.session import transaction
 from connector.program.counters import EARNED
+from connector.program.payouts import payable_by_hand
+from connector.program.rewards import release_held
 from connector.runtime import Runtime
 from connector.sandbox.server import SandboxHandle
 from connector.sandbox.values import iso_ms, now_ms
 from connector.sync.passes import run_sync
 from connector.worker.drain import drain_inbox
 from connector.worker.loop import flush_outbox
+from connector.worker.payouts import pay_rewards
 from connector.worker.shares import announce_new_clicks
 
 SETTLE_TIMEOUT_S = 60.0
@@ -102,6 +107,7 @@ class Story:
         self.survey_week()
         self.referral_week()
         self.conversion_week()
+        self.payout_day()
 
     def install(self) -> None:
         """`connector install`: the property group, properties and the program's flows."""
@@ -157,9 +163,10 @@ class Story:
     def click(self, link: str, agent: str = BROWSER) -> str:
         """Someone opens an advocate's share link; the code the landing page's form gets."""
         self.visitors += 1
-        address = f"198.51.{self.visitors // 250}.{self.visitors % 250 + 1}"
-        answer = self.http.get(link, allow_redirects=False, timeout=10, headers={
-            "User-Agent": agent, "X-Forwarded-For": address})
+        if agent == BROWSER:  # every visitor its own browser build: one person each
+            agent = agent.replace("605.1.15", f"605.1.{self.visitors}")
+        answer = self.http.get(link, allow_redirects=False, timeout=10,
+                               headers={"User-Agent": agent})
         assert answer.status_code == 302, answer.status_code
         query = parse_qs(urlsplit(answer.headers["Location"]).query)
         code_property = self.runtime.property_schema.name("referred_by_code")
@@ -250,6 +257,30 @@ class Story:
                  f"({rewards['held']} held for the hold period, {rewards['payable']} payable, "
                  f"{rewards['pending_approval']} waiting for approval), {sent} HubSpot writes "
                  "and enrollments sent")
+
+
+    def payout_day(self) -> None:
+        """The hold ends: the clock makes rewards payable, the worker pays the advocates'
+        through the gift-card provider (the sandbox's Tremendous), each exactly once; the
+        friends' discounts wait for a person (`connector rewards payable`)."""
+        later = datetime.now(UTC) + timedelta(days=self.runtime.program.hold_days + 1)
+        with transaction(self.runtime.sessions) as session:
+            released = release_held(session, self.runtime.program, later)
+        paid = pay_rewards(self.runtime, now=later)
+        again = pay_rewards(self.runtime, now=later + timedelta(minutes=5))
+        _handled, sent = self.settle()
+        orders = self.http.get(f"{self.sandbox.url}/_sandbox/payouts/orders", timeout=10)
+        with self.runtime.sessions() as session:
+            amount = session.scalar(select(func.coalesce(func.sum(RewardLedger.amount), 0))
+                                    .where(RewardLedger.status == "paid")) or 0
+            by_hand = len(payable_by_hand(session, self.runtime.program))
+            waiting = self.count(select(func.count()).select_from(RewardLedger).where(
+                RewardLedger.status == "pending_approval"))
+        self.say(f"day {self.runtime.program.hold_days + 22}: the hold ended for {released} "
+                 f"rewards; {paid.paid} paid through Tremendous ({float(amount):,.2f} USD, "
+                 f"{len(orders.json()['orders'])} gift card orders; a second run paid "
+                 f"{again.paid}), {by_hand} friends' rewards listed for a person to pay, "
+                 f"{waiting} waiting for approval; {sent} HubSpot writes sent")
 
 
 def _reasons(counts: Counter[str]) -> str:

@@ -189,12 +189,22 @@ class RewardLedger(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     unit: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200))
-    # granted, pending_approval, blocked, held, payable, cancelled, rejected
+    # granted, pending_approval, blocked, held, payable, sending, paid, failed, cancelled,
+    # rejected
     status: Mapped[str] = mapped_column(String(24), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    # the payout: its idempotency key (derived from this row, written before the provider is
+    # called), who pays, the provider's (or a person's) reference, tries and the next one
+    payout_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payout_provider: Mapped[str | None] = mapped_column(String(32))
+    payout_reference: Mapped[str | None] = mapped_column(String(128))
+    payout_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payout_next_at: Mapped[datetime | None]
+    payout_error: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None]
 
 
 class ActionCall(Base):
@@ -294,3 +304,22 @@ class RateLimitSlot(Base):
                                      primary_key=True, autoincrement=True)
     bucket: Mapped[str] = mapped_column(String(32))
     taken_at: Mapped[float] = mapped_column(Numeric(16, 6, asdecimal=False))
+
+
+class ReadinessSnapshot(Base):
+    """The score as it was when the program asked (an invitation or a reminder): each signal's
+    share and the mapping's versions, so `connector calibrate` can compare it with outcomes."""
+
+    __tablename__ = "readiness_snapshot"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(String(32), index=True)
+    step: Mapped[str] = mapped_column(String(16))  # invitation | reminder
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(16))
+    # {signal key: share 0..1 as scoring computed it}; never a raw property value
+    shares: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mapping_version: Mapped[str] = mapped_column(String(64))
+    signals_version: Mapped[str] = mapped_column(String(64))

@@ -24,6 +24,8 @@ def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # deleted and overwritten content is zeroed, not left in free space (erasure)
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

@@ -142,8 +142,9 @@ class HubSpotGateway:
     def get_contact(self, id_or_email: str, properties: Sequence[str]) -> Contact | None:
         """One contact by id (digits) or email; None when HubSpot has no such contact."""
         # batch read, not GET: properties travel in the body, never in a long query string
-        by_email = not id_or_email.strip().isdigit()
-        found = self._read_batch([id_or_email.strip()], properties,
+        wanted = id_or_email.strip()
+        by_email = not (wanted.isascii() and wanted.isdigit())  # "²" is a digit to Python
+        found = self._read_batch([wanted], properties,
                                  id_property="email" if by_email else None)
         return found[0] if found else None
 

@@ -32,7 +32,7 @@ def modified_ms(contact: Contact) -> int:
     """A contact's lastmodifieddate in ms since the epoch (HubSpot sends ISO 8601 or ms)."""
     raw = contact.properties.get(MODIFIED)
     if raw:
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():
             return int(raw)
         return int(datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() * 1000)
     if contact.updated_at is not None:

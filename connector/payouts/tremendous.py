@@ -62,11 +62,10 @@ The key is never logged, never part of an exception message or a repr.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -171,28 +170,6 @@ class RetryPolicy:
     max_wait_s: float = 8.0
 
 
-@dataclass(frozen=True)
-class TremendousSettings:
-    """The API key and base URL, read from the environment by the caller."""
-
-    api_key: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TremendousSettings:
-        """TREMENDOUS_API_KEY (required) and TREMENDOUS_BASE_URL (default: the sandbox)."""
-        env = os.environ if env is None else env
-        key = env.get(ENV_API_KEY, "").strip()
-        if not key:
-            raise CredentialsMissing(
-                f"{ENV_API_KEY} is not set: set it to the Tremendous API key "
-                "(Team settings > Developers) to pay rewards through Tremendous")
-        base_url = env.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-        if not base_url.startswith(("https://", "http://")):
-            raise UserError(f"{ENV_BASE_URL} must be an http(s) URL such as {PRODUCTION_BASE_URL}")
-        return cls(api_key=key, base_url=base_url)
-
-
 class TremendousClient:
     """Places and finds Tremendous orders over `requests`; one instance per payout job."""
 
@@ -215,11 +192,6 @@ class TremendousClient:
                          "Content-Type": "application/json",
                          "User-Agent": "advocate-connector"}
         self._sleep = sleep
-
-    @classmethod
-    def from_settings(cls, settings: TremendousSettings, **options: Any) -> TremendousClient:
-        """A client for the settings' key and base URL (options as for the constructor)."""
-        return cls(settings.api_key, base_url=settings.base_url, **options)
 
     def __repr__(self) -> str:
         return f"TremendousClient(base_url={self.base_url!r})"

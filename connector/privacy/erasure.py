@@ -9,11 +9,13 @@ advocate's counters stay right.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import (
@@ -22,6 +24,7 @@ from connector.db.models import (
     ErasureLog,
     InboxEvent,
     OutboxItem,
+    ReadinessSnapshot,
     Referral,
     ReferralRejection,
     RewardLedger,
@@ -29,8 +32,12 @@ from connector.db.models import (
 )
 from connector.privacy.scrub import scrub_everywhere
 
+log = logging.getLogger(__name__)
+
 ERASED_PAYLOAD: dict[str, Any] = {"erased": True}
 PSEUDONYM_PREFIX = "erased-"
+# session.info key: the tables an erasure in this session rewrote, for wipe_freed_space
+ERASED_TABLES = "erased_tables"
 
 
 def new_pseudonym() -> str:
@@ -102,11 +109,18 @@ def erase_contact(session: Session, contact_id: str, *, now: datetime,
                     .values(reason=None).execution_options(synchronize_session=False))
     counts["reward_ledger"] = _rename(session, RewardLedger.contact_id, contact_id, pseudonym)
     counts["audit_log"] = erase_audit(session, contact_id, pseudonym)
+    # the scores the program asked on: a profile of the person, of no use under a pseudonym
+    counts["readiness_snapshot"] = int(session.execute(
+        delete(ReadinessSnapshot).where(ReadinessSnapshot.contact_id == contact_id)
+        .execution_options(synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]
     for table, n in scrub_everywhere(session, values).items():
         counts[f"scrubbed_{table}"] = n
     salt = secrets.token_hex(16)
     session.add(ErasureLog(contact_hash=contact_hash(contact_id, salt), salt=salt, kind=kind,
                            counts=counts, erased_at=now))
+    touched = {name.removeprefix("scrubbed_") for name, n in counts.items()
+               if n and name != "personal_values"}
+    session.info.setdefault(ERASED_TABLES, set()).update(touched)
     session.flush()
     session.expire_all()  # objects loaded before still show the erased values
     return counts
@@ -160,3 +174,33 @@ def erase_audit(session: Session, contact_id: str, pseudonym: str) -> int:
                         .values(contact_id=pseudonym, changes=blank)
                         .execution_options(synchronize_session=False))
     return len(rows)
+
+
+def erased_tables(session: Session) -> set[str]:
+    """The tables erasures in this session rewrote (empty when none happened)."""
+    return set(session.info.get(ERASED_TABLES, ()))
+
+
+def wipe_freed_space(engine: Engine, tables: Iterable[str]) -> None:
+    """After erasures have committed, make the old row versions go from the database's files.
+
+    SQLite (every connection has `secure_delete` on, so freed space is zeroed): a
+    `wal_checkpoint(TRUNCATE)` copies the new pages into the file and empties the WAL, where
+    the old pages stayed. PostgreSQL: a `VACUUM` of the rewritten tables frees the dead row
+    versions for reuse (their bytes stay in the files until the space is reused, and in WAL
+    segments and backups: see the README's "What an erasure leaves").
+    """
+    names = sorted(set(tables))
+    if not names:
+        return
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.warning("erasure: the WAL could not be emptied (a reader held it); the next "
+                        "erasure or SQLite's own checkpoint will")
+        return
+    if engine.dialect.name == "postgresql":
+        quote = engine.dialect.identifier_preparer.quote
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM " + ", ".join(quote(name) for name in names)))

@@ -20,7 +20,6 @@ from connector.program.counters import (
 )
 from connector.program.dates import aware, hubspot_time
 from connector.program.enrollment import (
-    enqueue_enrollment,
     enroll_other_contact,
     trigger_properties,
 )
@@ -73,21 +72,21 @@ def own_properties(session: Session, setup: ProgramSetup, state: ContactState, *
     reminded_at = aware(state.reminded_at)
     if reminded_at is not None:
         props.update(trigger_properties(program, "reminder", reminded_at))
-    rewarded_at = (page.friend_rewarded_at.get(state.contact_id) if page is not None and current
-                   else friend_rewarded_at(session, state.contact_id))
-    if rewarded_at is not None:
-        props.update(trigger_properties(program, "reward_friend", rewarded_at))
+    paid_at = (page.friend_paid_at.get(state.contact_id) if page is not None and current
+               else friend_paid_at(session, state.contact_id))
+    if paid_at is not None:  # the reward workflow runs when the reward reached the friend
+        props.update(trigger_properties(program, "reward_friend", paid_at))
     return props
 
 
-def friend_rewarded_at(session: Session, contact_id: str) -> datetime | None:
-    """When the contact's newest friend reward was granted (None: it has none)."""
+def friend_paid_at(session: Session, contact_id: str) -> datetime | None:
+    """When the contact's newest friend reward was paid (None: none is paid yet)."""
     friend_reward = session.scalar(
         select(RewardLedger).where(RewardLedger.contact_id == contact_id,
                                    RewardLedger.role == "friend",
-                                   RewardLedger.status.in_(EARNED))
+                                   RewardLedger.status == "paid")
         .order_by(RewardLedger.id.desc()).limit(1))
-    return aware(friend_reward.decided_at) if friend_reward is not None else None
+    return aware(friend_reward.paid_at) if friend_reward is not None else None
 
 
 def advocate_state(session: Session, contact_id: str) -> ContactState:
@@ -117,9 +116,9 @@ def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
 
 
 def announce_conversion(session: Session, setup: ProgramSetup, referral: Referral,
-                        rewards: list[RewardLedger], *, friend_email: str | None) -> None:
-    """A referral converted: the advocate's counters (and reward step), the friend's reward;
-    the conversion's note."""
+                        rewards: list[RewardLedger]) -> None:
+    """A referral converted: the advocate's counters, and the conversion's and the rewards'
+    notes. The reward workflows of both wait until their rewards are paid (`announce_paid`)."""
     advocate = advocate_state(session, referral.advocate_contact_id)
     granted = {r.role: r for r in rewards if r.status in EARNED}
     converted_at = aware(referral.converted_at)
@@ -131,20 +130,31 @@ def announce_conversion(session: Session, setup: ProgramSetup, referral: Referra
         enqueue(session, key=f"props:conversion:{advocate.contact_id}:{referral.id}",
                 kind="properties", contact_id=advocate.contact_id,
                 payload={"properties": standing_properties(session, setup, advocate)})
-    if "friend" in granted:  # the friend is the contact being processed: own_properties
-        queue_reward(session, granted["friend"], setup.program.hold_days)
-        enqueue_enrollment(session, setup.program, step="reward_friend",
-                           contact_id=referral.referred_contact_id, email=friend_email,
-                           cycle=str(granted["friend"].id))
+    for ledger in granted.values():
+        queue_reward(session, ledger, setup.program.hold_days)
 
 
 def announce_reward(session: Session, setup: ProgramSetup, ledger: RewardLedger) -> None:
-    """A reward was granted to a contact other than the one being processed: tell HubSpot."""
+    """A reward was granted to a contact other than the one being processed: its counters to
+    HubSpot, and its note. Its reward workflow waits until the reward is paid
+    (`announce_paid`)."""
     queue_reward(session, ledger, setup.program.hold_days)
     recipient = advocate_state(session, ledger.contact_id)
     step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
-    at = aware(ledger.decided_at) or aware(ledger.created_at)
+    enqueue(session, key=f"props:{step}:{ledger.contact_id}:{ledger.id}", kind="properties",
+            contact_id=ledger.contact_id,
+            payload={"properties": standing_properties(session, setup, recipient)})
+
+
+def announce_paid(session: Session, setup: ProgramSetup, ledger: RewardLedger,
+                  properties: dict[str, str]) -> None:
+    """A reward reached its contact: the reward workflow (trigger or v2 enrollment) and
+    `properties` with the contact's counters, once per reward."""
+    recipient = advocate_state(session, ledger.contact_id)
+    step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
+    at = aware(ledger.paid_at)
     assert at is not None
     enroll_other_contact(session, setup.program, step=step, contact_id=ledger.contact_id,
-                         email=recipient.email, cycle=str(ledger.id), at=at,
-                         properties=standing_properties(session, setup, recipient))
+                         email=recipient.email, cycle=f"{ledger.id}.paid", at=at,
+                         properties={**standing_properties(session, setup, recipient),
+                                     **properties})

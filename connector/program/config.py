@@ -21,6 +21,7 @@ STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "rewar
 OPTIONAL_STEPS = {"shared": "referral_shared_trigger"}
 PERIODS = ("month", "quarter", "year")
 SAME_DOMAIN_RULES = ("allow", "review", "reject")
+PAYOUT_PROVIDERS = ("manual", "tremendous")
 
 
 class ProgramConfigError(UserError):
@@ -77,6 +78,12 @@ class ProgramConfig:
     disposable_domains: frozenset[str] = frozenset()
     enrollment_mode: str = "property"
     workflows: dict[str, Workflow] = field(default_factory=dict)
+    # who pays each role's reward: `manual` (a person, recorded with `rewards paid`) or
+    # `tremendous` (a gift card order); above `payout_daily_limit` a day, rewards wait
+    payout_providers: dict[str, str] = field(
+        default_factory=lambda: {"advocate": "manual", "friend": "manual"})
+    payout_daily_limit: Decimal | None = None
+    tremendous_campaign_id: str | None = None
 
     def link(self, code: str) -> str:
         """The advocate's referral link: the share link `<public URL>/r/<code>` when the
@@ -108,6 +115,8 @@ class ProgramConfig:
     @property
     def revenue_source(self) -> str:
         """Where referral revenue comes from, in words (the report prints it)."""
+        if self.conversion_mode == "deal_closed_won":
+            return "the amount of the deal that converted the referral"
         return f"the referred contact's {self.revenue_property} at conversion"
 
     def trigger_properties(self) -> list[str]:
@@ -237,7 +246,21 @@ def _build(r: _Reader) -> ProgramConfig:
             str(d).strip().lower() for d in r.get("fraud.disposable_domains", []) or []),
         enrollment_mode=enrollment_mode,
         workflows={step: _workflow(r, step, enrollment_mode) for step in STEPS},
+        **_payouts(r),
     )
+
+
+def _payouts(r: _Reader) -> dict[str, Any]:
+    providers = {role: r.choice(f"payouts.{role}.provider", "manual", PAYOUT_PROVIDERS)
+                 for role in ("advocate", "friend")}
+    limit = r.get("payouts.daily_limit")
+    campaign = r.get("payouts.tremendous.campaign_id")
+    if "tremendous" in providers.values() and not (isinstance(campaign, str) and campaign.strip()):
+        raise r.fail("payouts.tremendous.campaign_id",
+                     "a Tremendous campaign id is needed to pay rewards through Tremendous")
+    return {"payout_providers": providers,
+            "payout_daily_limit": None if limit is None else r.amount("payouts.daily_limit", limit),
+            "tremendous_campaign_id": campaign.strip() if isinstance(campaign, str) else None}
 
 
 def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
@@ -246,7 +269,8 @@ def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
         return Workflow(step, None, OPTIONAL_STEPS[step] if mode == "property" else None)
     workflow_id = r.get(f"{key}.workflow_id")
     trigger = r.get(f"{key}.trigger_property")
-    if mode == "api" and (workflow_id is None or not str(workflow_id).strip().isdigit()):
+    digits = str(workflow_id).strip()
+    if mode == "api" and (workflow_id is None or not (digits.isascii() and digits.isdigit())):
         raise r.fail(f"{key}.workflow_id", "api mode needs the workflow's numeric (v2) id")
     if mode == "property" and not (isinstance(trigger, str) and trigger.strip()):
         raise r.fail(f"{key}.trigger_property", "property mode needs a trigger property name")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import ContactState, Referral, RewardLedger
 from connector.program.codes import new_code
-from connector.program.counters import EARNED, Counters, counters_for, page_counters
+from connector.program.counters import Counters, counters_for, page_counters
 from connector.program.dates import aware
 
 NO_COUNTERS = Counters(0, 0, Decimal(0))
@@ -33,7 +33,7 @@ class PageContext:
     contact_ids: frozenset[str]
     referrals: dict[str, Referral]
     counters: dict[str, Counters]
-    friend_rewarded_at: dict[str, datetime]
+    friend_paid_at: dict[str, datetime]
     free_codes: list[str] = field(default_factory=list)
     codes_given: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)
@@ -67,16 +67,16 @@ def prepare_page(session: Session, contact_ids: Sequence[str]) -> PageContext:
     ids = list(dict.fromkeys(contact_ids))
     referrals = {r.referred_contact_id: r for r in session.scalars(
         select(Referral).where(Referral.referred_contact_id.in_(ids)))}
-    rewarded: dict[str, datetime] = {}
-    for contact_id, decided_at in session.execute(
-            select(RewardLedger.contact_id, RewardLedger.decided_at)
+    paid: dict[str, datetime] = {}
+    for contact_id, paid_at in session.execute(
+            select(RewardLedger.contact_id, RewardLedger.paid_at)
             .where(RewardLedger.contact_id.in_(ids), RewardLedger.role == "friend",
-                   RewardLedger.status.in_(EARNED))
+                   RewardLedger.status == "paid")
             .order_by(RewardLedger.id)):
-        moment = aware(decided_at)
+        moment = aware(paid_at)
         if moment is not None:
-            rewarded[contact_id] = moment  # the newest wins, as ordered by id
-    return PageContext(frozenset(ids), referrals, page_counters(session, ids), rewarded)
+            paid[contact_id] = moment  # the newest wins, as ordered by id
+    return PageContext(frozenset(ids), referrals, page_counters(session, ids), paid)
 
 
 def free_codes(session: Session, wanted: int) -> list[str]:

@@ -17,7 +17,8 @@ from connector.hubspot.schema import PropertySchema
 COUNTED = ("attributed", "review", "converted", "expired")
 # rewards the advocate has earned: held (inside the hold period) or payable; `granted` is
 # the status of rows written before the hold period existed
-EARNED = ("granted", "held", "payable")
+# earned stays earned while it is paid out: sending, paid, and failed (a person will pay it)
+EARNED = ("granted", "held", "payable", "sending", "paid", "failed")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ def parse_time(value: object) -> datetime | None:
     text = str(value).strip()
     if not text:
         return None
-    if text.lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     try:
+        if text.isascii() and text.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # out of datetime's range: not a time
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

@@ -23,6 +23,7 @@ from connector.db.models import Referral, RewardLedger
 from connector.program import rewards
 from connector.program.announce import announce_conversion, announce_reward
 from connector.program.dates import aware, parse_time
+from connector.program.removal import push_counters
 
 if TYPE_CHECKING:
     from connector.hubspot.deals import Deal
@@ -74,10 +75,11 @@ def on_deal(session: Session, setup: ProgramSetup, deal: Deal, contact_ids: Sequ
     keyed = session.scalars(select(Referral).where(Referral.conversion_key == deal.id)
                             .order_by(Referral.id)).all()
     if not won:
-        cancelled = sum(_cancel(session, referral, deal, now) for referral in keyed)
+        cancelled = sum(_cancel(session, setup, referral, deal, now) for referral in keyed)
         return DealOutcome(deal.id, cancelled=cancelled)
-    if keyed:  # this deal already counted
-        return DealOutcome(deal.id)
+    if keyed:  # this deal already counted; back to closed won after an undo converts again
+        redone = [r for r in keyed if _redo(session, setup, r, deal, now)]
+        return DealOutcome(deal.id, converted=redone[0].referred_contact_id if redone else None)
     referral = _first_open_referral(session, deal.id, contact_ids, closed_at(deal, now))
     if referral is None:
         return DealOutcome(deal.id)
@@ -133,18 +135,45 @@ def _announce(session: Session, setup: ProgramSetup, referral: Referral,
     reward travels in outbox items like the advocate's.
     """
     announce_conversion(session, setup, referral,
-                        [r for r in granted if r.role != "friend"], friend_email=None)
+                        [r for r in granted if r.role != "friend"])
     for ledger in granted:
         if ledger.role == "friend" and ledger.status not in rewards.UNDECIDED:
-            announce_reward(session, setup, ledger)
+            announce_reward(session, setup, ledger)  # the friend's counters
 
 
-def _cancel(session: Session, referral: Referral, deal: Deal, now: datetime) -> int:
-    """The deal left closed won: cancel what the referral has not been paid yet."""
-    reason = f"deal {deal.id} left closed won ({deal.properties.get('dealstage') or 'none'})"
+def _undo_reason(deal: Deal) -> str:
+    return f"deal {deal.id} left closed won"
+
+
+def _cancel(session: Session, setup: ProgramSetup, referral: Referral, deal: Deal,
+            now: datetime) -> int:
+    """The deal left closed won: cancel what the referral has not been paid yet, and tell
+    HubSpot the advocate's counters (they follow the ledger)."""
+    reason = f"{_undo_reason(deal)} ({deal.properties.get('dealstage') or 'none'})"
     # the program's own undo: it also closes the referral
     count = rewards.cancel_unpaid_for_referral(session, referral, reason, now)
     if count:
         log.info("deal %s left closed won: %d unpaid rewards cancelled", deal.id, count,
                  extra={"contact_id": referral.referred_contact_id})
+        push_counters(session, setup, referral.advocate_contact_id,
+                      key=f"props:deal-undo:{referral.id}:{deal.id}:{now.isoformat()}")
     return count
+
+
+def _redo(session: Session, setup: ProgramSetup, referral: Referral, deal: Deal,
+          now: datetime) -> bool:
+    """The deal is back in closed won after it undid this referral's conversion: inside the
+    window the referral converts again, once, its cancelled rewards held anew."""
+    if referral.status != "cancelled" or not (referral.review_reason or "").startswith(
+            _undo_reason(deal)):
+        return False
+    revived = rewards.reconvert(session, setup.program, referral,
+                                converted_at=closed_at(deal, now), now=now,
+                                undo_reason=_undo_reason(deal))
+    if referral.status != "converted":
+        return False
+    log.info("deal %s back in closed won: referral %s converted again, %d rewards held anew",
+             deal.id, referral.id, len(revived))
+    push_counters(session, setup, referral.advocate_contact_id,
+                  key=f"props:deal-redo:{referral.id}:{deal.id}:{now.isoformat()}")
+    return True

@@ -23,6 +23,7 @@ from connector.program.rewards import (
     lock_referral,
     release_held,
 )
+from connector.program.snapshots import record_snapshot
 
 if TYPE_CHECKING:
     from connector.db.models import ContactState, Referral
@@ -91,7 +92,7 @@ def on_contact(
             touched(page, locked)
             if locked.status == "converted" and rewards:
                 state.email = email or state.email
-                announce_conversion(session, setup, locked, rewards, friend_email=email)
+                announce_conversion(session, setup, locked, rewards)
     elif (referral is not None and referral.status == "converted"
           and program.conversion_mode == "lifecycle_stage"
           and claim.stage in STAGES_BEFORE_CUSTOMER):
@@ -111,9 +112,11 @@ def on_contact(
         assert email is not None
         invite(session, program, state, email=email, now=now,
                **({"code_source": page.unused_code} if page is not None else {}))
+        record_snapshot(session, contact.id, readiness, step="invitation", now=now)
     elif state.invited_at is not None and reminder_due(program, state, counters=counters,
                                                        now=now):
         remind(session, program, state, email=email, now=now)
+        record_snapshot(session, contact.id, readiness, step="reminder", now=now)
     if state.invited_at is not None and email:
         state.email = email  # kept fresh for api-mode enrollment and self-referral checks
     return own_properties(session, setup, state, tier=readiness.tier, opted_out=opted_out,

@@ -12,7 +12,14 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.db.models import ContactState, OutboxItem, Referral, RewardLedger, ShareClick
+from connector.db.models import (
+    ContactState,
+    OutboxItem,
+    ReadinessSnapshot,
+    Referral,
+    RewardLedger,
+    ShareClick,
+)
 from connector.privacy.erasure import erase_contact
 from connector.program.counters import counter_properties, counters_for
 from connector.program.dates import aware
@@ -118,6 +125,10 @@ def merge_into(session: Session, setup: ProgramSetup, loser_id: str, survivor_id
                     .values(advocate_contact_id=survivor_id)
                     .execution_options(synchronize_session=False))
     session.execute(update(RewardLedger).where(RewardLedger.contact_id == loser_id)
+                    .values(contact_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    # the loser's asks and what came of them (its referrals, moved above) stay together
+    session.execute(update(ReadinessSnapshot).where(ReadinessSnapshot.contact_id == loser_id)
                     .values(contact_id=survivor_id)
                     .execution_options(synchronize_session=False))
     # the loser's share-link clicks count for the survivor, announced again with its own

@@ -16,7 +16,8 @@ from connector.program.store import insert_once
 
 OPEN = ("attributed", "review")
 UNDECIDED = ("pending_approval", "blocked")  # what `connector rewards approve|reject` decides
-COUNTS_TOWARDS_CAP = ("granted", "held", "payable", "pending_approval")
+COUNTS_TOWARDS_CAP = ("granted", "held", "payable", "sending", "paid", "failed",
+                      "pending_approval")
 # what an undone conversion or a removal still cancels; `payable` has passed its hold
 UNPAID = ("pending_approval", "blocked", "held")
 
@@ -90,6 +91,32 @@ def convert(session: Session, program: ProgramConfig, referral: Referral, *,
         if ledger is not None:
             granted.append(ledger)
     return granted
+
+
+def reconvert(session: Session, program: ProgramConfig, referral: Referral, *,
+              converted_at: datetime, now: datetime, undo_reason: str) -> list[RewardLedger]:
+    """A conversion that was undone (its rewards cancelled with `undo_reason...`) comes back:
+    inside the window the referral converts again and those rewards are granted anew, held
+    from now; outside it the referral stays cancelled. The rows are the same (one per
+    referral and role), so nothing is ever granted twice."""
+    created = aware(referral.referred_created_at) or aware(referral.attributed_at) or now
+    if converted_at - created > timedelta(days=program.window_days):
+        return []
+    referral.status = "converted"
+    referral.converted_at = converted_at
+    referral.review_reason = None
+    revived = list(session.scalars(
+        select(RewardLedger).where(RewardLedger.referral_id == referral.id,
+                                   RewardLedger.status == "cancelled",
+                                   RewardLedger.reason.startswith(undo_reason))
+        .with_for_update()))
+    for ledger in revived:
+        ledger.status = "held" if program.hold_days > 0 else "payable"
+        ledger.reason = None
+        ledger.created_at = now  # the hold starts again
+        ledger.decided_at = now
+    session.flush()
+    return revived
 
 
 def add_reward(session: Session, program: ProgramConfig, referral: Referral, *, role: str,

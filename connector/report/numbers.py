@@ -27,13 +27,13 @@ TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
 # ledger states grouped the way an admin reads them
 REWARD_GROUPS = {
     # held: granted, inside its hold period (counted as earned, as on the contact)
-    "granted": ("granted", "held", "payable"),
+    "granted": ("granted", "held", "payable", "sending", "paid", "failed"),
     "pending": ("pending_approval",),
     "blocked": ("blocked", "rejected"),
     "cancelled": ("cancelled",),
 }
 # the earned rewards one by one: inside the hold period, payable, or granted before holds existed
-EARNED_STATES = ("held", "payable", "granted")
+EARNED_STATES = ("held", "payable", "sending", "paid", "failed", "granted")
 TOP_ADVOCATES = 10
 # the journey in the order an advocate goes through it; each stage counts the advocates who
 # reached at least that stage in the period, so no stage is larger than the one before it
@@ -135,6 +135,18 @@ def _pending_approval(rows: list[RewardLedger]) -> list[dict[str, Any]]:
          "amount": _money(r.amount), "unit": r.unit, "label": r.label, "reason": r.reason,
          "created_at": iso(r.created_at)}
         for r in rows if r.status == "pending_approval"
+    ]
+
+
+def _to_pay(rows: list[RewardLedger], manual_roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What a person has to pay: payable rewards of the roles paid by hand, and payouts that
+    failed (with the provider's reason)."""
+    return [
+        {"id": r.id, "role": r.role, "contact_id": r.contact_id, "amount": _money(r.amount),
+         "unit": r.unit, "label": r.label, "status": r.status,
+         "reason": r.payout_error if r.status == "failed" else None}
+        for r in rows
+        if r.status == "failed" or (r.status == "payable" and r.role in manual_roles)
     ]
 
 
@@ -249,7 +261,7 @@ def hubspot_account(session: Session) -> dict[str, Any] | None:
 def build_report(session: Session, since: datetime | None = None, until: datetime | None = None,
                  *, now: datetime | None = None, min_tier: str = "ready",
                  revenue_source: str = "referral revenue recorded at conversion",
-                 top: int = TOP_ADVOCATES) -> dict[str, Any]:
+                 top: int = TOP_ADVOCATES, manual_roles: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every number of the program for [since, until) (all time by default), JSON-ready."""
     now = now or datetime.now(UTC)
     tiers = tier_counts(session)
@@ -305,6 +317,7 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
         "rewards": rewards,
         "rewards_granted_by_state": _earned_states(reward_rows),
         "rewards_pending_approval": _pending_approval(reward_rows),
+        "rewards_to_pay": _to_pay(reward_rows, manual_roles),
         "top_advocates": _top_advocates(session, referrals, reward_rows, top),
         "weekly": _weekly(referrals, converted_in_period),
         "data_quality": data_quality(session),

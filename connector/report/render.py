@@ -23,6 +23,9 @@ REWARD_ROWS = (
     ("granted", "earned (granted)"),
     ("held", "  held: inside the hold period"),
     ("payable", "  payable: hold over, to pay out"),
+    ("sending", "  being paid"),
+    ("paid", "  paid"),
+    ("failed", "  payout failed: see `rewards list`"),
     ("legacy", "  granted before hold periods"),
     ("pending", "waiting for approval"),
     ("blocked", "blocked"),
@@ -46,7 +49,7 @@ def _revenue(revenue: dict[str, Any]) -> str:
 def _reward_numbers(report: dict[str, Any], key: str) -> dict[str, Any] | None:
     """One row of the Rewards table; None for the legacy `granted` status when no row has it."""
     states = report["rewards_granted_by_state"]
-    if key in ("held", "payable"):
+    if key in ("held", "payable", "sending", "paid", "failed"):
         return dict(states[key])
     if key == "legacy":
         return dict(states["granted"]) if states["granted"]["count"] else None

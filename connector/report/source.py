@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from connector.errors import UserError
+from connector.report.calibration import calibration_panel
 from connector.report.numbers import build_report
 from connector.runtime import Runtime
 
@@ -19,7 +20,9 @@ class ReportUnavailable(UserError):
 def program_options(runtime: Runtime) -> dict[str, Any]:
     """The report's knobs that come from the program config."""
     program = runtime.program
-    return {"min_tier": program.min_tier, "revenue_source": program.revenue_source}
+    manual = tuple(role for role, name in program.payout_providers.items() if name == "manual")
+    return {"min_tier": program.min_tier, "revenue_source": program.revenue_source,
+            "manual_roles": manual}
 
 
 def load_report(runtime: Runtime, since: datetime | None = None,
@@ -27,7 +30,11 @@ def load_report(runtime: Runtime, since: datetime | None = None,
     """The report from the runtime's database; ReportUnavailable when it cannot be read."""
     try:
         with runtime.sessions() as session:
-            return build_report(session, since, until, **program_options(runtime))
+            report = build_report(session, since, until, **program_options(runtime))
+            # all time, whatever the period: outcomes need their windows to have ended
+            report["calibration"] = calibration_panel(
+                session, runtime.mapping, window_days=runtime.settings.calibration_window_days)
+            return report
     except (OperationalError, ProgrammingError) as exc:
         raise ReportUnavailable(
             "cannot read the connector's database "

@@ -19,6 +19,53 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def properties_of(body: Any, where: str = "properties") -> dict[str, Any]:
+    """The `properties` object of an input (absent or null: none), or HubSpot's 400.
+
+    HubSpot's SimplePublicObjectInput declares `properties` an object of strings
+    (developers.hubspot.com/docs/api/crm/contacts, the request schemas)."""
+    if not isinstance(body, dict):
+        raise validation(f"Invalid input JSON: {where.rsplit('.', 1)[0]} must be an object")
+    found = body.get("properties")
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise validation(f"Invalid input JSON: `{where}` must be an object of property values")
+    return found
+
+
+def names_of(body: dict[str, Any]) -> list[str] | None:
+    """The `properties` list of a read (names to return), None when absent, or HubSpot's 400."""
+    names = body.get("properties")
+    if names is None or names == []:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise validation("Invalid input JSON: `properties` must be a list of property names")
+    return names
+
+
+def optional_text(body: dict[str, Any], name: str) -> str | None:
+    """An optional string field (e.g. `idProperty`), or HubSpot's 400."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise validation(f"Invalid input JSON: `{name}` must be a string")
+    return value
+
+
+def whole_number_arg(name: str, default: int) -> int:
+    """A query parameter of ASCII digits (a paging cursor, a limit), or HubSpot's 400.
+
+    HubSpot's `after` is the opaque cursor of its last answer: for contacts the digits of an
+    id. The docs do not say what an invalid one answers; a 400 VALIDATION_ERROR like the
+    search endpoint's is assumed."""
+    raw = request.args.get(name)
+    if raw is None or (name == "after" and raw == ""):
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 30:
+        raise validation(f"Invalid `{name}`: expected a whole number, got {raw!r}")
+    return int(raw)
+
+
 def property_names() -> list[str] | None:
     """The `properties` query parameter (repeated or comma-separated), None when absent."""
     raw = [p for value in request.args.getlist("properties") for p in value.split(",") if p]

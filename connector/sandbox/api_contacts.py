@@ -10,7 +10,11 @@ from connector.sandbox.api_common import (
     batch_answer,
     batch_read_answer,
     json_body,
+    names_of,
+    optional_text,
+    properties_of,
     property_names,
+    whole_number_arg,
 )
 from connector.sandbox.errors import HubSpotError, batch_error, not_found, validation
 from connector.sandbox.portal import ContactVersion
@@ -38,14 +42,18 @@ def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
     if len(inputs) > MAX_BATCH:
         raise validation(f"Too many inputs: {len(inputs)}; a batch takes at most {MAX_BATCH}",
                          context={"maxInputs": [str(MAX_BATCH)]})
+    for index, item in enumerate(inputs):
+        if not isinstance(item, dict):
+            raise validation(f"Invalid input JSON: inputs[{index}] must be an object")
+        optional_text(item, "idProperty")
     return inputs
 
 
 @bp.get("")
 def list_contacts() -> Any:
     """A page of contacts in id order; `after` is the last id seen."""
-    limit = min(max(int(request.args.get("limit", 10)), 1), 100)
-    after = int(request.args.get("after") or 0)
+    limit = min(max(whole_number_arg("limit", 10), 1), 100)
+    after = whole_number_arg("after", 0)
     archived = request.args.get("archived", "false").lower() == "true"
     portal = state().portal
     with portal.lock:
@@ -76,7 +84,7 @@ def get_contact(contact_id: str) -> Any:
 def create_contact() -> Any:
     """Create one contact: 201, or 409 when the email exists."""
     body = json_body()
-    created = state().portal.create_contact(body.get("properties") or {}, source=API)
+    created = state().portal.create_contact(properties_of(body), source=API)
     state().stats.add_writes(1)
     return created.to_json(list(created.properties)), 201
 
@@ -85,10 +93,10 @@ def create_contact() -> Any:
 def update_contact(contact_id: str) -> Any:
     """Update one contact's properties."""
     body = json_body()
-    values = body.get("properties") or {}
+    values = properties_of(body)
     portal = state().portal
     with portal.lock:
-        found = _lookup(contact_id, request.args.get("idProperty"))
+        found = _lookup(contact_id, request.args.get("idProperty"))  # a query string: text
         if found is None:
             raise not_found()
         updated = portal.update_contact(found.id, values, source=API)
@@ -113,8 +121,8 @@ def batch_read() -> Any:
     started = now_ms()
     body = json_body()
     inputs = _inputs(body)
-    names = body.get("properties") or None
-    id_property = body.get("idProperty")
+    names = names_of(body)
+    id_property = optional_text(body, "idProperty")
     return batch_read_answer((str(item.get("id", "")) for item in inputs),
                              lambda key: _lookup(key, id_property), names, "CONTACT", started)
 
@@ -127,11 +135,11 @@ def batch_create() -> Any:
     portal = state().portal
     results, errors = [], []
     with portal.lock:
-        for item in inputs:
-            portal.validate(item.get("properties") or {})
+        for index, item in enumerate(inputs):
+            portal.validate(properties_of(item, f"inputs[{index}].properties"))
         for item in inputs:
             try:
-                created = portal.create_contact(item.get("properties") or {}, source=API)
+                created = portal.create_contact(properties_of(item), source=API)
             except HubSpotError as exc:
                 errors.append(batch_error(exc.category, exc.message, {}))
                 continue
@@ -156,10 +164,10 @@ def batch_update() -> Any:
     portal = state().portal
     results, errors, missing = [], [], []
     with portal.lock:
+        for index, item in enumerate(inputs):
+            portal.validate(properties_of(item, f"inputs[{index}].properties"))
         for item in inputs:
-            portal.validate(item.get("properties") or {})
-        for item in inputs:
-            values = item.get("properties") or {}
+            values = properties_of(item)
             found = _lookup(str(item.get("id", "")), item.get("idProperty"))
             if found is None:
                 missing.append(str(item.get("id", "")))
@@ -203,7 +211,7 @@ def search() -> Any:
 def gdpr_delete() -> Any:
     """Permanently delete a contact by id or email: 204, or 404."""
     body = json_body()
-    found = _lookup(str(body.get("objectId", "")), body.get("idProperty"))
+    found = _lookup(str(body.get("objectId", "")), optional_text(body, "idProperty"))
     if found is None:
         raise not_found()
     state().portal.gdpr_delete(found.id, source=API)

@@ -67,7 +67,7 @@ class DealStore:
         """A deal by id; None when unknown."""
         with self.portal.lock:
             text = str(deal_id)
-            return self.deals.get(int(text)) if text.isdigit() else None
+            return self.deals.get(int(text)) if text.isascii() and text.isdigit() else None
 
     def create(self, values: Mapping[str, Any], source: str = "INTEGRATION") -> Deal:
         """Create a deal as the API does; emits deal.creation."""

@@ -146,7 +146,7 @@ def batch_read_associations(from_type: str, to_type: str) -> Any:
 
 
 def _linked(store: DealStore, from_type: str, key: str) -> list[int]:
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit()):
         return []
     if from_type == "deals":
         return store.contact_ids(int(key))

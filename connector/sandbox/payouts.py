@@ -83,7 +83,9 @@ class PayoutFaults:
     `timeout_delay_s` (past the client's read timeout);
     drop_after_accept: that many next new orders are created, then the connection is closed
     without an answer;
-    error_after_accept: that many next new orders are created, then answered `error_status`.
+    error_after_accept: that many next new orders are created, then answered `error_status`;
+    answer_delay_s: every new order is created, then answered this much later (a slow
+    provider: the window in which the connector may die knowing nothing of the order).
     """
 
     error_rate: float = 0.0
@@ -93,6 +95,7 @@ class PayoutFaults:
     timeout_delay_s: float = 2.0
     drop_after_accept: int = 0
     error_after_accept: int = 0
+    answer_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,8 @@ def create_order() -> Response:
     answer = _json({"order": placed.order}, 200 if placed.created else 201)
     if not placed.created:
         return answer
+    if account.faults.answer_delay_s:
+        time.sleep(account.faults.answer_delay_s)
     fault = account.after_accept()
     if fault == "timeout":
         time.sleep(account.faults.timeout_delay_s)

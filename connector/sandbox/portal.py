@@ -433,7 +433,7 @@ class Portal:
 def _to_int(value: int | str) -> int | None:
     if isinstance(value, int):
         return value
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _parse_or(value: str | None, default: int) -> int:

@@ -25,6 +25,7 @@ from connector.sandbox import (
 )
 from connector.sandbox.errors import HubSpotError, error_body
 from connector.sandbox.limits import Limits
+from connector.sandbox.outcomes import MODELS, generate_outcome_contacts
 from connector.sandbox.portal import DEFAULT_SUBSCRIBED, Portal, PortalOptions
 from connector.sandbox.seed import generate_contacts
 from connector.sandbox.state import SandboxState, state
@@ -61,6 +62,9 @@ class SandboxConfig:
     portal_id: int = 62515
     app_id: int = 1160452
     log_requests: bool = False  # one access-log line per request (the CLI turns it on)
+    # seed customers whose hidden propensity to refer follows this model (sandbox/outcomes.py:
+    # "truth" or "random") instead of the default portal
+    outcome_model: str | None = None
     # the landing page's form (/_sandbox/landing): hidden fields filled from the query string
     landing_hidden_fields: list[str] = field(default_factory=lambda: ["referred_by_code"])
     # custom association labels: off emulates a portal whose subscription lacks them
@@ -80,13 +84,20 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
                                   search_lag_s=config.search_lag_s,
                                   subscribed_properties=list(config.subscribed_properties)),
                     event_sink=sender.enqueue if sender else None)
-    portal.seed(generate_contacts(config.contacts, config.seed, config.now))
+    propensity: dict[str, float] = {}
+    if config.outcome_model is None:
+        portal.seed(generate_contacts(config.contacts, config.seed, config.now))
+    else:
+        model = MODELS[config.outcome_model]
+        rows = list(generate_outcome_contacts(config.contacts, config.seed, config.now))
+        ids = portal.seed(rows)
+        propensity = {str(cid): model.propensity(row) for cid, row in zip(ids, rows, strict=True)}
     limits = Limits(config.rate_limit_per_10s, config.search_rate_per_s, config.daily_limit,
                     seed=config.seed)
     app = Flask("connector.sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["sandbox"] = SandboxState(portal, limits, config.access_token,
-                                             webhooks=sender)
+                                             webhooks=sender, propensity=propensity)
     for module in (api_properties, api_contacts, api_automation, api_control, deals_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(deals_api.control)
@@ -97,6 +108,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)
     app.register_error_handler(HTTPException, _http_error)
+    for malformed in MALFORMED_INPUT:
+        app.register_error_handler(malformed, _malformed_input)
     return app
 
 
@@ -144,6 +157,25 @@ def _hubspot_error(exc: HubSpotError) -> Response:
     return _json(exc.body(), exc.status)
 
 
+# HubSpot checks a request body against the endpoint's schema before acting on it and answers
+# 400 VALIDATION_ERROR ("Invalid input JSON ..."); the handlers read bodies in the documented
+# shape, so a body of another shape (a list where an object goes, text where a number goes)
+# ends in one of these while being read, and gets that answer instead of a 500
+# (a body nested deeper than the JSON reader goes ends in RecursionError)
+MALFORMED_INPUT: tuple[type[Exception], ...] = (TypeError, AttributeError, LookupError,
+                                                 ValueError, OverflowError, RecursionError)
+
+
+def _malformed_input(exc: Exception) -> Response:
+    log.warning("sandbox: malformed request to %s answered 400 (%s)", request.path,
+                type(exc).__name__)
+    message = (f"Invalid input JSON: the request does not match the expected shape "
+               f"({type(exc).__name__})")
+    if request.path.startswith(payouts_api.PREFIX):  # the gift-card API's own error shape
+        return payouts_api._error(400, message)  # noqa: SLF001 - the sandbox's sibling
+    return _json(error_body("VALIDATION_ERROR", message), 400)
+
+
 def _http_error(exc: HTTPException) -> Response:
     category = {404: "OBJECT_NOT_FOUND", 405: "VALIDATION_ERROR"}.get(exc.code or 500, "ERROR")
     return _json(error_body(category, exc.description or exc.name), exc.code or 500)
@@ -168,6 +200,11 @@ class SandboxHandle:
         found = self.app.extensions["sandbox"]
         assert isinstance(found, SandboxState)
         return found
+
+    def propensity(self, contact_id: str | int) -> float:
+        """A seeded contact's hidden chance of referring within a month of an ask (an
+        `outcome_model` portal only; the API never shows it)."""
+        return self._state.propensity[str(contact_id)]
 
     def stats(self) -> dict[str, Any]:
         """The same counters as GET /_sandbox/stats."""

@@ -23,6 +23,8 @@ class SandboxState:
     stats: Stats = field(default_factory=Stats)
     search_cache: SearchCache = field(default_factory=SearchCache)
     webhooks: WebhookSender | None = None
+    # contact id -> hidden chance of referring once asked (an outcome-model portal only)
+    propensity: dict[str, float] = field(default_factory=dict)
 
     def webhook_counters(self) -> dict[str, Any]:
         """Webhook counters, zeros when no webhook URL is set."""

@@ -41,7 +41,7 @@ def parse_time_ms(value: str) -> int | None:
     text = value.strip()
     if not text:
         return None
-    if text.lstrip("-").isdigit():
+    if text.isascii() and text.lstrip("-").isdigit():
         return int(text)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -35,7 +35,7 @@ def score_contact(
         _last_day = (now, today)
     issues: list[str] = []
     # every signal's points and every guardrail, read by the mapping's generated function
-    total, earned, applied = mapping.kernel(properties, today, issues)
+    total, earned, applied, shares = mapping.kernel(properties, today, issues)
     score = int(total + 0.5)
     score = 0 if score < 0 else 100 if score > 100 else score
     # the score stays visible when excluded: it says how ready the contact is once the
@@ -57,7 +57,8 @@ def score_contact(
     result: ReadinessScore = _new(ReadinessScore)
     # every field filled directly (a frozen __init__ pays one __setattr__ per field)
     result.__dict__.update(score=score, tier=tier, reasons=reasons, contributions=contributions,
-                           guardrails=applied, data_quality_issues=issues)
+                           guardrails=applied, data_quality_issues=issues, shares=shares,
+                           basis=mapping.basis)
     return result
 
 

@@ -18,15 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connector.scoring.guardrails import Guardrail
-    from connector.scoring.mapping import Signal
+    from connector.scoring.signal import Signal
 
 # a contribution that rounds to +0 says nothing to a marketer
 MIN_REASON_POINTS = 0.5
-# (properties, today, issues) -> (total points, [(-points, signal index, detail)], reasons)
-Kernel = Callable[[Any, float, list[str]], tuple[float, list[Any], list[str]]]
+# (properties, today, issues) -> (total points, [(-points, signal index, detail)], reasons,
+# each signal's share 0..1 in mapping order: 0.0 when absent or malformed)
+Kernel = Callable[[Any, float, list[str]],
+                  tuple[float, list[Any], list[str], tuple[float, ...]]]
 
 _ACCUMULATE = """\
 {pad}if reading is not None:
+{pad}    share_{index} = reading[0]
 {pad}    points = reading[0] * {most!r}
 {pad}    total += points
 {pad}    if points >= MIN_POINTS:
@@ -41,7 +44,8 @@ _NUMBER = """\
         except (ValueError, TypeError):
             value = NAN  # fails every `holds` test: the reader decides
         if {holds}:
-            points = {share} * {most!r}
+            share_{index} = {share}
+            points = share_{index} * {most!r}
             total += points
             if points >= MIN_POINTS:
                 earned.append((-points, {index}, value))
@@ -69,7 +73,8 @@ _DATE = """\
             else:
                 days = today - moment.timestamp() // DAY_S
         if days >= 0.0 and {holds}:
-            points = {share} * {most!r}
+            share_{index} = {share}
+            points = share_{index} * {most!r}
             total += points
             if points >= MIN_POINTS:
                 earned.append((-points, {index}, days))
@@ -111,7 +116,8 @@ _NPS = """\
 {survey_days}        if days >= 0.0:
             factor = 1.0 if days <= {fresh} else 0.5 ** ((days - {fresh}) / {half_life})
     if factor >= 0.0:
-        points = {scale}[rating] * factor * {most!r}
+        share_{index} = {scale}[rating] * factor
+        points = share_{index} * {most!r}
         total += points
         if points >= MIN_POINTS:
             earned.append((-points, {index}, (rating, round(factor, 2))))
@@ -203,6 +209,7 @@ def build_kernel(signals: Sequence[Signal], guardrails: Sequence[Guardrail],
     }
     lines = ["def kernel(properties, today, issues):", "    get = properties.get",
              "    total = 0.0", "    earned = []"]
+    lines += [f"    share_{index} = 0.0" for index in range(len(signals))]
     for index, signal in enumerate(signals):
         namespace[f"READ_{index}"] = signal.compiled.read
         lines.append(_signal_code(index, signal))
@@ -211,7 +218,8 @@ def build_kernel(signals: Sequence[Signal], guardrails: Sequence[Guardrail],
         namespace[f"CHECK_{index}"] = guardrail.check
         namespace[f"REASON_{index}"] = guardrail.reason
         lines.append(_guardrail_code(index, guardrail))
-    lines.append("    return total, earned, applied")
+    shares = "".join(f"share_{index}, " for index in range(len(signals)))
+    lines.append(f"    return total, earned, applied, ({shares})")
     code = compile("\n".join(lines) + "\n", "<readiness kernel>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source; constants are repr()s
     kernel: Kernel = namespace["kernel"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,36 +14,20 @@ import yaml
 from connector.errors import UserError
 from connector.scoring.guardrails import Check, Guardrail, build_guardrail
 from connector.scoring.kernel import Kernel, build_kernel
-from connector.scoring.model import TIERS, Contribution
+from connector.scoring.model import TIERS, Contribution, ScoreBasis
 from connector.scoring.options import OptionError, Options, check_number
-from connector.scoring.transforms import BUILDERS, Transform
-from connector.scoring.wording import Phrase, compile_phrase
+from connector.scoring.signal import Signal
+from connector.scoring.transforms import BUILDERS
+from connector.scoring.wording import compile_phrase
 
 THRESHOLD_TIERS = tuple(t for t in TIERS if t != "excluded")
 REQUIRED_TIERS = ("champion", "ready", "nurture")
+# what a signal's share does not depend on: its worth and its words
+NOT_IN_SHARES = ("weight", "label", "text")
 
 
 class MappingError(UserError):
     """The mapping file is malformed: the message names the file, the key and the problem."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One compiled signal: where it reads, how it transforms, what it is worth."""
-
-    key: str
-    label: str
-    property: str
-    transform: str
-    weight: float
-    points: float  # the most this signal adds to the 0-100 score
-    text: str  # reason template, e.g. "{value} logins in 30 days"
-    compiled: Transform
-    phrase: Phrase
-
-    def describe(self, detail: Any, points: float) -> str:
-        """The reason a marketer reads, e.g. "24 logins in 30 days (+20)"."""
-        return self.phrase(detail) + " (+" + str(int(points + 0.5)) + ")"
 
 
 @dataclass(frozen=True)
@@ -55,12 +41,16 @@ class Mapping:
     properties: list[str]
     max_reasons: int = 3
     max_reason_chars: int = 400
+    # hashes of the mapping's content (see `mapping_versions`); kept on snapshots
+    version: str = ""
+    signals_version: str = ""
     # precompiled for the hot loop: (reason, check) per guardrail; phrases already worded
     # ({(signal index, phrase key, points): text}) and contributions of signals that depend
     # on their raw value alone ({(index, raw): ...})
     checks: tuple[tuple[str, Check], ...] = field(init=False, repr=False)
     kernel: Kernel = field(init=False, repr=False, compare=False)  # signals and checks in one
     tier_by_score: tuple[str, ...] = field(init=False, repr=False, compare=False)  # 0..100
+    basis: ScoreBasis = field(init=False, repr=False, compare=False)  # on every result
     # per signal: (key, property, pure, phrase key, describe), read when wording a reason
     wording: tuple[tuple[str, str, bool, Callable[[Any], Hashable],
                          Callable[[Any, float], str]], ...] = field(init=False, repr=False)
@@ -73,6 +63,8 @@ class Mapping:
         object.__setattr__(self, "checks", tuple((g.reason, g.check) for g in self.guardrails))
         object.__setattr__(self, "kernel", build_kernel(self.signals, self.guardrails))
         object.__setattr__(self, "tier_by_score", tuple(self.tier_for(s) for s in range(101)))
+        object.__setattr__(self, "basis", ScoreBasis(self.version, self.signals_version,
+                                                     tuple(s.key for s in self.signals)))
         object.__setattr__(self, "wording", tuple(
             (s.key, s.property, s.compiled.pure, s.compiled.phrase_key, s.describe)
             for s in self.signals))
@@ -126,7 +118,37 @@ def compile_mapping(raw: object, source: Path) -> Mapping:
     root.finish()
     reads = {p for s in signals for p in s.compiled.reads}
     reads.update(p for g in guardrails for p in g.reads)
-    return Mapping(source, signals, guardrails, thresholds, sorted(reads), max_items, max_chars)
+    version, signals_version = mapping_versions(raw)
+    return Mapping(source, signals, guardrails, thresholds, sorted(reads), max_items, max_chars,
+                   version, signals_version)
+
+
+def _canonical(raw: object) -> object:
+    """Parsed YAML with every key a string, for a stable JSON spelling."""
+    if isinstance(raw, dict):
+        return {str(k): _canonical(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_canonical(v) for v in raw]
+    return raw
+
+
+def _digest(raw: object) -> str:
+    text = json.dumps(_canonical(raw), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def mapping_versions(raw: object) -> tuple[str, str]:
+    """(version of the whole mapping, version of what its signals' shares mean).
+
+    Hashes of the parsed content, so a comment or a reordered key changes neither; the second
+    leaves out weights, labels and texts (and guardrails, tiers, reasons): shares taken under
+    one weighting stay comparable under another.
+    """
+    signals = raw.get("signals") if isinstance(raw, dict) else None
+    shares = {str(key): {k: v for k, v in body.items() if k not in NOT_IN_SHARES}
+              if isinstance(body, dict) else body
+              for key, body in (signals or {}).items()} if isinstance(signals, dict) else signals
+    return _digest(raw), _digest({"signals": shares, "order": list(shares or [])})
 
 
 def _signals(section: Options) -> tuple[Signal, ...]:

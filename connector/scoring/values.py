@@ -56,7 +56,7 @@ def parse_number(raw: str) -> float:
 def parse_instant(raw: str) -> float:
     """Epoch seconds from epoch milliseconds, an ISO datetime or a date (read as UTC)."""
     try:
-        if raw.isdigit():  # epoch milliseconds, HubSpot's wire format for dates
+        if raw.isascii() and raw.isdigit():  # epoch milliseconds, HubSpot's wire format for dates
             return int(raw) / 1000.0
         moment = datetime.fromisoformat(raw.strip())
         if moment.tzinfo is None:

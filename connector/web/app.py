@@ -23,8 +23,12 @@ def create_app(runtime: Runtime) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # HubSpot batches are far below 1 MiB
     app.extensions[EXTENSION] = runtime
-    # behind a load balancer: trust one hop of X-Forwarded-* to rebuild the public URL
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
+    hops = settings.trusted_proxy_hops
+    if hops:
+        # behind TRUSTED_PROXY_HOPS proxies: the client's address is the one the outermost of
+        # them saw; scheme, host and prefix come from the proxy next to the app. Without it
+        # every X-Forwarded-* header is the client's own word and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)

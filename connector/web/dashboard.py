@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from connector.db.session import transaction
 from connector.program.decisions import decide_reward
+from connector.program.payouts import mark_paid
 from connector.program.rewards import RewardDecisionError
 from connector.queue.inbox import replay
 from connector.report.source import ReportUnavailable, load_report
@@ -38,7 +40,12 @@ from connector.web.dashboard_auth import (
     throttle_of,
 )
 
+log = logging.getLogger(__name__)
+# what a page view or action answers with: a page, a page and its status (and headers), a redirect
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+# ids are BIGINT: a larger number is no row's id, and the databases refuse to compare with it
+ID = "int(max=9223372036854775807)"
 
 # no inline scripts or styles, nothing from elsewhere: the page runs in locked-down networks
 CONTENT_SECURITY_POLICY = (
@@ -74,14 +81,39 @@ def _bearer() -> str | None:
 
 
 def _access(token: str) -> str:
-    """`bearer` or `session` (allowed), `missing`, `expired`, or `wrong` (a bad bearer token)."""
+    """`bearer` or `session` (allowed), `missing`, `expired`, `wrong` (a bad bearer token), or
+    `throttled` (too many wrong tokens from this address: the bearer is not even looked at)."""
     bearer = _bearer()
     if bearer is not None:
-        return "bearer" if same(bearer, token) else "wrong"
+        return _bearer_access(bearer, token)
     state = session_state(token, current_app)
     if state == "expired":
         session.clear()
     return "session" if state == "ok" else state
+
+
+def _bearer_access(given: str, token: str) -> str:
+    """A bearer token counts in the login's budget: wrong ones are throttled per address."""
+    throttle = throttle_of(current_app)
+    address = _client()
+    if throttle.retry_after(address):
+        return "throttled"
+    if not same(given, token):
+        throttle.failed(address)
+        _log_refusal("bearer", address)
+        return "wrong"
+    throttle.succeeded(address)
+    return "bearer"
+
+
+def _log_refusal(kind: str, address: str) -> None:
+    """One warning per wrong token: who tried and where, never what they sent."""
+    log.warning("dashboard: wrong %s token from %s", kind, address,
+                extra={"client_address": address, "path": request.path})
+
+
+def _retry_after() -> dict[str, str]:
+    return {"Retry-After": str(throttle_of(current_app).retry_after(_client()) or 1)}
 
 
 @bp.after_request
@@ -106,11 +138,18 @@ def _period() -> tuple[datetime | None, datetime | None, str | None]:
             bounds.append(None)
             continue
         try:
+            if not raw.isascii():  # strptime's %Y also reads "２０２６"
+                raise ValueError(raw)
             day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+            bounds.append(day + timedelta(days=1) if name == "until" else day)
         except ValueError:
             return None, None, f"{name} must be a date like 2026-01-31"
-        bounds.append(day + timedelta(days=1) if name == "until" else day)
-    return bounds[0], bounds[1], None
+        except OverflowError:  # the day after 9999-12-31
+            return None, None, f"{name} must be a date before 9999-12-31"
+    since, until = bounds
+    if since is not None and until is not None and since >= until:
+        return None, None, "since must be on or before until"
+    return since, until, None
 
 
 def _report() -> tuple[dict[str, Any] | None, str | None]:
@@ -121,7 +160,7 @@ def _report() -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _client() -> str:
-    """The caller's address (ProxyFix has applied one hop of X-Forwarded-For)."""
+    """The caller's address: the socket's peer, or what TRUSTED_PROXY_HOPS proxies forwarded."""
     return request.remote_addr or "unknown"
 
 
@@ -145,11 +184,14 @@ def login() -> tuple[str, int, dict[str, str]] | tuple[str, int] | BaseResponse:
     wait = throttle.retry_after(_client())
     if wait:
         # checked before the token, so a throttled guess learns nothing even when right
+        log.warning("dashboard: login from %s throttled", _client(),
+                    extra={"client_address": _client(), "path": request.path})
         return (render_template("dashboard_login.html",
                                 error="Too many wrong tokens; wait a few minutes."),
                 429, {"Retry-After": str(wait)})
     if not same(request.form.get("token", "").strip(), token):
         throttle.failed(_client())
+        _log_refusal("login", _client())
         return render_template("dashboard_login.html", error="That token is not right."), 401
     throttle.succeeded(_client())
     start_session(token)
@@ -163,7 +205,7 @@ def logout() -> BaseResponse:
     return redirect(url_for("dashboard.login_form"))
 
 
-def _refused(access: str) -> tuple[str, int] | BaseResponse | None:
+def _refused(access: str) -> Page | None:
     """The answer for a page request without a usable login, or None when it may go on."""
     if access == "missing":
         return redirect(url_for("dashboard.login_form"))
@@ -171,12 +213,16 @@ def _refused(access: str) -> tuple[str, int] | BaseResponse | None:
         return redirect(url_for("dashboard.login_form", expired="1"))
     if access == "wrong":
         return render_template("dashboard_login.html", error="That token is not right."), 401
+    if access == "throttled":
+        return (render_template("dashboard_login.html",
+                                error="Too many wrong tokens; wait a few minutes."),
+                429, _retry_after())
     return None
 
 
 @bp.get("")
 @bp.get("/")
-def overview() -> tuple[str, int] | str | BaseResponse:
+def overview() -> Page:
     """The program at a glance: funnel, tiers, weekly referrals, advocates, rewards, health."""
     token = _token()
     if not token:
@@ -203,7 +249,12 @@ def data() -> tuple[Response, int] | Response:
     token = _token()
     if not token:
         return jsonify(error="the dashboard is off: set DASHBOARD_TOKEN"), 404
-    if _access(token) not in ("session", "bearer"):
+    access = _access(token)
+    if access == "throttled":
+        response = jsonify(error="too many wrong tokens from this address; retry later")
+        response.headers.update(_retry_after())
+        return response, 429
+    if access not in ("session", "bearer"):
         response = jsonify(error="log in or send Authorization: Bearer <DASHBOARD_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dashboard"'
         return response, 401
@@ -216,7 +267,7 @@ def data() -> tuple[Response, int] | Response:
     return jsonify(report)
 
 
-def _guard_action() -> tuple[str | None, tuple[str, int] | BaseResponse | None]:
+def _guard_action() -> tuple[str | None, Page | None]:
     """Who acts (`session` or `bearer`), or the refusal: login needed, or a bad CSRF token.
 
     A bearer token is never sent by a browser on its own, so only cookie sessions (which a
@@ -250,12 +301,18 @@ def _decide(reward_id: int, *, approve: bool, by: str, reason: str | None) -> No
                       now=datetime.now(UTC))
 
 
+def _bad_form(field: str) -> tuple[str, int]:
+    """400 for a form value no database column can hold (a NUL)."""
+    return render_template("dashboard_error.html",
+                           problem=f"The {field} holds a character that cannot be stored."), 400
+
+
 def _conflict(problem: str) -> tuple[str, int]:
     return render_template("dashboard_error.html", problem=problem), 409
 
 
-@bp.post("/rewards/<int:reward_id>/approve")
-def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+@bp.post(f"/rewards/<{ID}:reward_id>/approve")
+def approve_reward(reward_id: int) -> Page:
     """Grant a reward waiting for approval, as `connector rewards approve` does."""
     access, refused = _guard_action()
     if refused is not None:
@@ -267,13 +324,15 @@ def approve_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
     return _done(f"Reward {reward_id} approved.")
 
 
-@bp.post("/rewards/<int:reward_id>/reject")
-def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
+@bp.post(f"/rewards/<{ID}:reward_id>/reject")
+def reject_reward(reward_id: int) -> Page:
     """Reject a reward waiting for approval, as `connector rewards reject` does."""
     access, refused = _guard_action()
     if refused is not None:
         return refused
     reason = request.form.get("reason", "").strip()[:200] or "rejected on the dashboard"
+    if "\x00" in reason:
+        return _bad_form("reason")
     try:
         _decide(reward_id, approve=False, by=f"dashboard:{access}", reason=reason)
     except RewardDecisionError as exc:
@@ -281,8 +340,26 @@ def reject_reward(reward_id: int) -> tuple[str, int] | BaseResponse:
     return _done(f"Reward {reward_id} rejected.")
 
 
-@bp.post("/events/<int:event_id>/replay")
-def replay_event(event_id: int) -> tuple[str, int] | BaseResponse:
+@bp.post(f"/rewards/<{ID}:reward_id>/paid")
+def mark_reward_paid(reward_id: int) -> Page:
+    """Record a reward paid by hand, as `connector rewards paid` does."""
+    access, refused = _guard_action()
+    if refused is not None:
+        return refused
+    reference = request.form.get("reference", "").strip()[:128] or "manual"
+    if "\x00" in reference:
+        return _bad_form("reference")
+    runtime = runtime_of(current_app)
+    with transaction(runtime.sessions) as session:
+        done = mark_paid(session, runtime, reward_id, reference=reference,
+                         now=datetime.now(UTC), by=f"dashboard:{access}")
+    if not done:
+        return _conflict(f"reward {reward_id} is not waiting to be paid")
+    return _done(f"Reward {reward_id} recorded as paid.")
+
+
+@bp.post(f"/events/<{ID}:event_id>/replay")
+def replay_event(event_id: int) -> Page:
     """Send one inbox event back to the queue, as `connector events replay <id>` does."""
     _, refused = _guard_action()
     if refused is not None:

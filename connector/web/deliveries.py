@@ -13,7 +13,7 @@ import orjson
 from connector.queue.inbox import NewEvent
 
 MAX_EVENTS_PER_DELIVERY = 1000  # HubSpot sends at most 100; more is not HubSpot
-WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+WORKFLOW_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: `$` passes a final newline
 # fields of a HubSpot event worth keeping; propertyValue is left out on purpose: it may be
 # an email, and the worker re-reads the contact from HubSpot instead of trusting it
 _KEPT_FIELDS = frozenset((
@@ -43,9 +43,33 @@ def _id(value: Any, field: str, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     text = value.strip() if isinstance(value, str) else ""
-    if not text.isdigit() or len(text) > 30:
+    # ASCII digits only: str.isdigit() also takes "²" and "１２３", which no HubSpot id is
+    if not (text.isascii() and text.isdigit()) or len(text) > 30:
         raise BadEvents(f"{field} must be a number")
     return text
+
+
+def _storable(value: Any, field: str, depth: int = 0) -> None:
+    """BadEvents when a kept value cannot be stored as text: a NUL (PostgreSQL refuses it in
+    text and JSON) or a lone surrogate (not UTF-8), or nesting HubSpot's events never have."""
+    if isinstance(value, str):
+        if "\x00" in value or (not value.isascii() and not _utf8(value)):
+            raise BadEvents(f"{field} holds a NUL or a lone surrogate")
+    elif isinstance(value, list | dict):
+        if depth >= 2:
+            raise BadEvents(f"{field} is nested too deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _storable(key, field, depth + 1)
+            _storable(item, field, depth + 1)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def hubspot_event_key(event: dict[str, Any]) -> str:
@@ -69,7 +93,7 @@ def load_json(body: bytes, exact: bool = False) -> Any:
 
     orjson rejects what json accepts (NaN, Infinity, lone surrogates), so those bodies go to
     json too; it reads integers beyond 64 bits as floats, which the callers' id checks refuse,
-    and they then ask again with `exact`.
+    and they then ask again with `exact`. A body nested deeper than either reads is BadEvents.
     """
     if not exact:
         try:
@@ -77,9 +101,13 @@ def load_json(body: bytes, exact: bool = False) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadEvents("body is not JSON") from None
+        # HubSpot sends UTF-8 JSON: decoded strictly first, so neither UTF-16 nor a UTF-8 BOM
+        # (which json.loads would guess and accept from bytes) is read
+        return json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise BadEvents("body is nested too deep") from None
+    except ValueError:  # UnicodeDecodeError is one
+        raise BadEvents("body is not UTF-8 JSON") from None
 
 
 def parse_hubspot_events(body: bytes) -> list[NewEvent]:
@@ -119,6 +147,11 @@ def _hubspot_events(events: Any) -> list[NewEvent]:
             payload.pop("propertyValue", None)
         else:
             payload = {k: v for k, v in event.items() if k in _KEPT_FIELDS}
+        for name, value in payload.items():  # the key is made of these too
+            kind_of = type(value)
+            if kind_of is int or (kind_of is str and value.isascii() and "\x00" not in value):
+                continue  # HubSpot's usual values, checked inline: this runs per field
+            _storable(value, f"event {index} {name}")
         payload["subscriptionType"] = kind
         if key not in parsed:
             parsed[key] = NewEvent(key, event_id, "hubspot", kind, object_id, occurred_at,

@@ -20,8 +20,9 @@ from connector.web.inbound import raw_body, signature_problem
 log = logging.getLogger(__name__)
 bp = Blueprint("hubspot_app", __name__)
 
-CONTACT_ID = re.compile(r"^[0-9]{1,30}$")  # ASCII digits only
-CALLBACK_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# fullmatch, never match: `$` also matches before a final newline
+CONTACT_ID = re.compile(r"[0-9]{1,30}")  # ASCII digits only (not \d, which takes "²")
+CALLBACK_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def _refused(status: int, problem: str) -> Response:
@@ -44,7 +45,7 @@ def contact_card(contact_id: str) -> Response:
     if problem:
         log.warning("card request refused: %s", problem)
         return _refused(401, "bad signature")
-    if not CONTACT_ID.match(contact_id):
+    if not CONTACT_ID.fullmatch(contact_id):
         return _refused(400, "contact id must be a number")
     runtime = runtime_of(current_app)
     try:
@@ -68,7 +69,7 @@ def _execution(body: bytes) -> tuple[str, str]:
     if not isinstance(payload, dict):
         raise BadEvents("body is not a JSON object")
     callback = payload.get("callbackId")
-    if not isinstance(callback, str) or not CALLBACK_ID.match(callback):
+    if not isinstance(callback, str) or not CALLBACK_ID.fullmatch(callback):
         raise BadEvents("callbackId is missing or malformed")
     target = payload.get("object")
     if not isinstance(target, dict):
@@ -77,7 +78,7 @@ def _execution(body: bytes) -> tuple[str, str]:
         raise BadEvents("the actions run on contacts only")
     object_id = target.get("objectId")
     text = str(object_id) if type(object_id) is int or isinstance(object_id, str) else ""
-    if not CONTACT_ID.match(text):
+    if not CONTACT_ID.fullmatch(text):
         raise BadEvents("object.objectId must be a number")
     return callback, text
 

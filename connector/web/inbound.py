@@ -7,13 +7,14 @@ import time
 from collections.abc import Collection
 from urllib.parse import quote
 
-from flask import current_app, request
+from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.web.current import runtime_of
 from connector.web.signatures import SignatureError, verify_signature
 
 MAX_BODY = 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 
 def public_url() -> str:
@@ -24,20 +25,39 @@ def public_url() -> str:
     """
     base = runtime_of(current_app).settings.public_url
     if not base:
-        return request.url  # ProxyFix has rebuilt scheme, host and prefix from X-Forwarded-*
+        # as received; rebuilt from X-Forwarded-* only behind TRUSTED_PROXY_HOPS proxies
+        return request.url
     query = request.query_string.decode("latin-1")
     path = quote(request.path, safe="/!$&'()*+,:;=@%~")
     return base + path + (f"?{query}" if query else "")
 
 
 def raw_body() -> bytes | None:
-    """The raw body, or None when it is over the 1 MiB limit."""
+    """The raw body, or None when it is over the 1 MiB limit, however it is sent.
+
+    A chunked body has no Content-Length to refuse up front: it is read up to one byte past
+    the limit and refused there, so no size of body is ever read whole.
+    """
+    cached = g.get("raw_body")
+    if isinstance(cached, bytes):
+        return cached
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return request.get_data(cache=True)
-    except RequestEntityTooLarge:
+        while size <= MAX_BODY:
+            chunk = request.stream.read(min(READ_CHUNK, MAX_BODY + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:  # the server's own limit (MAX_CONTENT_LENGTH) said so first
         return None
+    if size > MAX_BODY:
+        return None
+    g.raw_body = body = b"".join(chunks)
+    return body
 
 
 def signature_problem(body: bytes, versions: Collection[str] = ("v1", "v2", "v3")

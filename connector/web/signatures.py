@@ -78,7 +78,7 @@ def verify_signature(
     v3 = lowered.get("x-hubspot-signature-v3")
     if v3:
         raw_ts = lowered.get("x-hubspot-request-timestamp", "").strip()
-        if not raw_ts.isdigit() or len(raw_ts) > 15:
+        if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 15:
             raise SignatureError("missing or malformed X-HubSpot-Request-Timestamp")
         timestamp = int(raw_ts)
         if now_ms - timestamp > MAX_SKEW_MS:

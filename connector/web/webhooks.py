@@ -6,7 +6,7 @@ import hmac
 import logging
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from connector.metrics import WEBHOOK_EVENTS
 from connector.queue.inbox import backlog, store_events
@@ -47,16 +47,27 @@ def hubspot_events() -> Response:
     try:
         events = parse_hubspot_events(body)
     except BadEvents as exc:
-        return _answer(400, "rejected_body", reason=str(exc))
+        return _bad_delivery(str(exc))
     WEBHOOK_EVENTS.labels(outcome="received").inc(len(events))
     try:
         stored = store_events(runtime_of(current_app).engine, events)
+    except DataError as exc:
+        # the database refused a value, not the connection: retrying would fail the same way
+        return _bad_delivery(f"a value the database refuses ({type(exc.orig).__name__})",
+                             len(events))
     except SQLAlchemyError as exc:
         # not stored, so not acknowledged: HubSpot retries the delivery
         log.error("inbox unavailable, answering 503: %s", type(exc).__name__)
         return _answer(503, "unavailable", len(events), reason="inbox unavailable")
     WEBHOOK_EVENTS.labels(outcome="duplicate").inc(len(events) - stored)
     return _answer(204, "stored", stored)
+
+
+def _bad_delivery(problem: str, count: int = 1) -> Response:
+    """400 for a delivery that can never be stored (counted `rejected_body`, logged as such),
+    told apart from an outage (503, `unavailable`, "inbox unavailable")."""
+    log.warning("webhook rejected, bad delivery: %s", problem)
+    return _answer(400, "rejected_body", count, reason=problem)
 
 
 def _workflow_authenticated(body: bytes) -> bool:
@@ -88,12 +99,12 @@ def workflow_action(name: str) -> Response:
         return _answer(413, "rejected_size", reason="body over 1 MiB")
     if not _workflow_authenticated(body):
         return _answer(401, "rejected_signature", reason="bad signature or key")
-    if not WORKFLOW_NAME.match(name):
+    if not WORKFLOW_NAME.fullmatch(name):
         return _answer(400, "rejected_body", reason="bad workflow name")
     try:
         event = parse_workflow_event(name, body)
     except BadEvents as exc:
-        return _answer(400, "rejected_body", reason=str(exc))
+        return _bad_delivery(str(exc))
     engine = runtime_of(current_app).engine
     try:
         limit = int(current_app.config.get("INBOX_SHED_BACKLOG", SHED_BACKLOG))

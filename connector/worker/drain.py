@@ -9,6 +9,7 @@ from datetime import timedelta
 from connector import metrics
 from connector.db.models import utcnow
 from connector.logs import Redactor
+from connector.privacy import erasure
 from connector.program import hooks
 from connector.queue.inbox import (
     MAX_ATTEMPTS,
@@ -55,22 +56,27 @@ def _apply_removals(runtime: Runtime, plan: BatchPlan, events: dict[int, Claimed
     """Hand each removal to the program, one transaction per event; return the failed ids."""
     failed: set[int] = set()
     also_rescored = set(plan.rescore_events())
+    erased: set[str] = set()
     for event_id, removals in plan.removals.items():
         now = utcnow()
         try:
-            with runtime.sessions() as session, session.begin():
-                for removal in removals:
-                    hooks.on_contact_removed(session, runtime, removal.contact_id, removal.kind,
-                                             removal.merged_into, now)
-                if event_id not in also_rescored:
-                    # the removal and its event's "done" commit together
-                    mark_done(session.connection(), [event_id], now)
+            with runtime.sessions() as session:
+                with session.begin():
+                    for removal in removals:
+                        hooks.on_contact_removed(session, runtime, removal.contact_id,
+                                                 removal.kind, removal.merged_into, now)
+                    if event_id not in also_rescored:
+                        # the removal and its event's "done" commit together
+                        mark_done(session.connection(), [event_id], now)
+                erased |= erasure.erased_tables(session)  # committed
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
             failed.add(event_id)
             _fail(runtime, [events[event_id]], exc, summary, max_attempts)
         else:
             if event_id not in also_rescored:
                 summary.handled += 1
+    if erased:  # once per batch: the old row versions leave the database's files
+        erasure.wipe_freed_space(runtime.engine, erased)
     return failed
 
 
@@ -93,17 +99,25 @@ def _rescore(runtime: Runtime, plan: BatchPlan, events: dict[int, ClaimedEvent],
     if not contact_ids:
         return
     try:
-        # the contact is re-read from HubSpot there: events are hints, never trusted values
-        result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook")
+        # the contact is re-read from HubSpot there: events are hints, never trusted values;
+        # a contact that fails on its own fails alone (isolate), an outage fails them all
+        result = rescore.rescore_contacts(runtime, contact_ids, reason="webhook", isolate=True)
     except Exception as exc:  # noqa: BLE001 - retried with backoff, then dead-lettered
         _fail(runtime, [events[i] for i in event_ids], exc, summary, max_attempts)
         return
-    # contacts the re-score could not process (it committed the others): their events retry
-    failed_contacts = [c for c in getattr(result, "failed", []) if c in plan.rescore]
+    poisoned = getattr(result, "poisoned", {})
+    for contact_id, error in poisoned.items():  # each with its own error, retried on its own
+        _fail(runtime, [events[i] for i in plan.rescore.get(contact_id, [])], error, summary,
+              max_attempts)
+    # contacts whose write HubSpot refused (the others are committed): their events retry
+    failed_contacts = [c for c in getattr(result, "failed", [])
+                       if c in plan.rescore and c not in poisoned]
     retry = sorted({i for c in failed_contacts for i in plan.rescore[c]})
     if retry:
         error = RuntimeError(f"re-score failed for contacts {', '.join(failed_contacts[:10])}")
         _fail(runtime, [events[i] for i in retry], error, summary, max_attempts)
+    failed_contacts += list(poisoned)
+    retry = sorted({*retry, *(i for c in poisoned for i in plan.rescore.get(c, []))})
     done = [i for i in event_ids if i not in retry]
     # rescore_contacts has committed its effects; a crash here re-runs an idempotent re-score
     with runtime.engine.begin() as conn:

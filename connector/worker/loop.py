@@ -16,7 +16,7 @@ from connector.db.models import utcnow
 from connector.errors import UserError
 from connector.queue.inbox import MAX_ATTEMPTS, prune_handled
 from connector.sync import flush
-from connector.worker import clock
+from connector.worker import clock, payouts
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
 from connector.worker.shares import announce_new_clicks
 
@@ -45,12 +45,30 @@ def flush_outbox(runtime: Runtime) -> int:
     return flush.flush_outbox(runtime)  # looked up on the module: tests replace it
 
 
+_payout_problem: list[str] = []  # the last one logged: said once, not every pass
+
+
+def pay_due_rewards(runtime: Runtime) -> int:
+    """Pay the rewards whose hold is over; a missing or refused provider key is one line in
+    the log (once until it changes) and the rewards wait."""
+    try:
+        paid = payouts.pay_rewards(runtime).paid
+    except UserError as exc:
+        if _payout_problem != [str(exc)]:
+            log.warning("payouts waiting: %s", exc)
+            _payout_problem[:] = [str(exc)]
+        return 0
+    _payout_problem.clear()
+    return paid
+
+
 def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
-    """Drain what is due, queue new clicks, then flush the outbox; return the drain's summary
-    and the outbox items sent."""
+    """Drain what is due, queue new share-link clicks, flush the outbox, pay due rewards;
+    return the drain and the sent."""
     summary = drain_inbox(runtime, batch_size=options.batch_size, lease=options.lease,
                           max_attempts=options.max_attempts)
     clicked = announce_new_clicks(runtime)
+    pay_due_rewards(runtime)  # before the flush: referral_rewards_paid goes out in this pass
     sent = flush_outbox(runtime)
     if summary.handled or summary.retried or summary.dead or sent or clicked:
         log.info("worker pass: %d handled, %d retried, %d dead, %d contacts re-scored, "

@@ -37,7 +37,8 @@ class BatchPlan:
 
 def _ids(value: object) -> list[str]:
     values = value if isinstance(value, list) else [value]
-    return [str(v) for v in values if isinstance(v, int | str) and str(v).isdigit()]
+    return [str(v) for v in values
+            if isinstance(v, int | str) and str(v).isascii() and str(v).isdigit()]
 
 
 def merge_removals(event: ClaimedEvent) -> tuple[str | None, list[Removal]]:

@@ -1,15 +1,15 @@
 """share links, the shared step, the portal account
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-04 19:30:33.888589
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 19:52:18.464218
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0002'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

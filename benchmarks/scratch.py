@@ -1,0 +1,90 @@
+"""What the PostgreSQL benchmarks share: a scratch database with the connector's tables, and
+the Procfile's web process (gunicorn serving `connector.cli.wiring:create_app()`) on it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import Engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connector.config import normalise_database_url  # noqa: E402
+from connector.db.models import Base  # noqa: E402
+from connector.db.session import make_engine  # noqa: E402
+
+DEFAULT_DATABASE_URL = os.environ.get(
+    "CONNECTOR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def scratch_database(database_url: str) -> Iterator[tuple[str, Engine]]:
+    """A new database beside `database_url`'s with the connector's tables; dropped after."""
+    admin_url = normalise_database_url(database_url)
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"connector_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def procfile_web(database_url: str, client_secret: str, *, workers: int = 2,
+                 worker_class: str = "gevent", threads: int = 4,
+                 pre_ping: bool = False) -> Iterator[str]:
+    """gunicorn serving the web app on a free port as the Procfile's web line does (gevent
+    workers; `worker_class="gthread"` with `threads` to compare); its base URL."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, HUBSPOT_CLIENT_SECRET=client_secret,
+               LOG_FORMAT="json", CONNECTOR_DB_PRE_PING="1" if pre_ping else "0")
+    env.pop("CONNECTOR_PUBLIC_URL", None)
+    if worker_class == "gthread":
+        chosen = ["--worker-class", "gthread", "--threads", str(threads)]
+    elif worker_class == "gevent":
+        chosen = ["--worker-class", "gevent", "--worker-connections", "1000"]
+    else:
+        chosen = ["--worker-class", worker_class]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), *chosen,
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
