@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -208,6 +210,16 @@ class Settings:
                 "(the app's Auth tab in HubSpot)"
             )
         return self.hubspot_client_secret
+
+
+    def visitor_key(self) -> bytes | None:
+        """The key of the share links' visitor hashes: an HMAC of the client secret, so every
+        web process of one deployment derives the same key with no new variable to share,
+        and the secret itself never reaches the hash. None without a client secret."""
+        if not self.hubspot_client_secret:
+            return None
+        return hmac.new(self.hubspot_client_secret.encode(),
+                        b"advocate-connector: share-link visitors", hashlib.sha256).digest()
 
 
 def redact_url(url: str) -> str:

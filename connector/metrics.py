@@ -29,3 +29,6 @@ PROPERTIES_WRITTEN = Counter(
     "connector_properties_written_total", "Contact property values written to HubSpot"
 )
 REWARDS_GRANTED = Counter("connector_rewards_granted_total", "Rewards granted", ["role"])
+SHARE_LINK_REQUESTS = Counter(
+    "connector_share_link_requests_total", "Share link requests by outcome", ["outcome"]
+)  # outcome: counted, repeat, unknown, malformed, opted_out, removed, bot, head, unavailable

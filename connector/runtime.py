@@ -77,7 +77,9 @@ class Runtime:
 
     @cached_property
     def program(self) -> ProgramConfig:
-        return load_program(self.settings.program_path)
+        return load_program(self.settings.program_path).deployed(
+            public_url=self.settings.public_url,
+            code_parameter=self.property_schema.name("referred_by_code"))
 
 
 def describe_failure(exc: BaseException, settings: Settings) -> str | None:

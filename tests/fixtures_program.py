@@ -75,8 +75,12 @@ class ProgramHarness:
             assert state is not None
             return state
 
-    def outbox(self, contact_id: str | None = None) -> list[OutboxItem]:
-        where = [] if contact_id is None else [OutboxItem.contact_id == contact_id]
+    def outbox(self, contact_id: str | None = None,
+               kinds: tuple[str, ...] = ("properties", "enroll")) -> list[OutboxItem]:
+        """Outbox items (of these kinds: by default not a referral's notes and labels)."""
+        where = [OutboxItem.kind.in_(kinds)]
+        if contact_id is not None:
+            where.append(OutboxItem.contact_id == contact_id)
         return self.rows(OutboxItem, *where)
 
     def referrals(self) -> list[Referral]:

@@ -18,6 +18,7 @@ from connector.db.models import (
     Referral,
     ReferralRejection,
     RewardLedger,
+    ShareClick,
     SyncCursor,
 )
 
@@ -84,6 +85,16 @@ def seed_program(session: Session, now: datetime = NOW) -> None:
                      amount=Decimal("25"), unit="USD", label="$25 credit", status="blocked",
                      reason="self_referral", created_at=now - 1 * WEEK),
     ])
+    # share-link clicks: advocate 4 (invited, silent otherwise) on two days, 1 once; a click
+    # on a code nobody holds
+    for n, (advocate, at) in enumerate((("4", now - 2 * WEEK), ("4", now - 2 * WEEK),
+                                        ("4", now - 2 * WEEK + timedelta(days=2)),
+                                        ("1", now - 3 * WEEK))):
+        session.add(ShareClick(day=at.date(), code=f"CODE{advocate}", outcome="counted",
+                               advocate_contact_id=advocate, visitor=f"v{n}", clicked_at=at,
+                               announced_at=at))
+    session.add(ShareClick(day=(now - WEEK).date(), code="", outcome="unknown", visitor="v9",
+                           clicked_at=now - WEEK, announced_at=now - WEEK))
     session.add_all([
         ReferralRejection(referred_contact_id="201", code="NOPE", reason="unknown_code",
                           created_at=now - 2 * WEEK),

@@ -79,7 +79,8 @@ def test_dashboard_draws_its_charts(dashboard_url, tmp_path) -> None:
             still_pending = page.locator("tr.pending-reward").count()
         finally:
             browser.close()
-    assert charts["chart-funnel"] == [[5, 4, 3, 2, 1, 1]]
+    assert charts["chart-funnel"] == [[5, 4, 3, 2, 1, 1]]  # eligible >= invited >= shared...
+    assert sum(charts["chart-clicks"][0]) == 4 and len(charts["chart-clicks"][0]) == 10
     assert charts["chart-tiers"] == [[2, 3, 2, 1, 1, 1]]
     assert charts["chart-weekly"] == [[1, 1, 1], [0, 1, 1]]
     for canvas, pixels in painted:

@@ -69,6 +69,9 @@ def test_demo_runs_the_program_end_to_end(tmp_path) -> None:
         engine.dispose()
     funnel = report["funnel"]
     assert funnel["invited"] == invited > 0
+    # the story's links were clicked: more advocates shared than got a friend to sign up
+    assert funnel["eligible"] >= funnel["invited"] > funnel["shared"] > funnel["referred"]
+    assert report["clicks"]["unique"] > funnel["shared"]
     assert funnel["referred"] > 0 and report["referrals"]["made"] > 0
     assert report["referrals"]["converted"] == converted > 0
     assert funnel["rewarded"] == rewarded_advocates > 0

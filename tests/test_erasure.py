@@ -129,3 +129,15 @@ def test_erasing_twice_changes_nothing_more(program_harness: ProgramHarness) -> 
     ledger = [(r.id, r.contact_id, r.status) for r in program_harness.ledger()]
     erase(program_harness, "2")
     assert [(r.id, r.contact_id, r.status) for r in program_harness.ledger()] == ledger
+
+
+def test_erasing_a_friend_drops_the_notes_about_it_not_sent_yet(
+        program_harness: ProgramHarness) -> None:
+    code = program_harness.invite("1")
+    program_harness.process("2", referred_by_code=code)
+    waiting = program_harness.outbox(kinds=("note", "link"))
+    assert sorted(o.idempotency_key.split(":")[0] for o in waiting) == ["link", "note"]
+    erase(program_harness, "2")
+    after = program_harness.outbox(kinds=("note", "link"))
+    assert {o.status for o in after} == {"dropped"}
+    assert all(o.payload == {"erased": True} for o in after)

@@ -113,7 +113,7 @@ def test_a_batch_slower_than_its_lease_keeps_it_while_the_worker_lives(
     handled: list[str] = []
     lock = threading.Lock()
 
-    def slow(runtime, contact_ids, *, reason):
+    def slow(runtime, contact_ids, *, reason, isolate=False):
         time.sleep(2.5)  # more than two leases of 1 s
         with lock:
             handled.extend(contact_ids)
@@ -149,7 +149,7 @@ from connector.worker.loop import WorkerOptions, run_worker
 
 journal = sys.argv[1]
 
-def stuck(runtime, contact_ids, *, reason):
+def stuck(runtime, contact_ids, *, reason, isolate=False):
     with open(journal, "a") as f:
         f.write("start " + " ".join(contact_ids) + "\\n")
     time.sleep(600)  # a worker stuck on HubSpot until it is killed
@@ -182,7 +182,8 @@ def test_a_sigkilled_workers_events_are_taken_over_within_seconds(
     killed_at = time.monotonic()
     assert by_status(pg_engine) == {"processing": 40}
     monkeypatch.setattr(rescore, "rescore_contacts",
-                        lambda runtime, ids, *, reason: rescore.RescoreSummary(read=len(ids)))
+                        lambda runtime, ids, *, reason, isolate=False: rescore.RescoreSummary(
+                            read=len(ids)))
     survivor = Runtime(settings, engine=make_engine(pg_database_url))
     while by_status(pg_engine) != {"done": 40}:
         assert time.monotonic() - killed_at < 30, "a killed worker's events waited too long"

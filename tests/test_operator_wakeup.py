@@ -57,7 +57,8 @@ def test_an_idle_worker_handles_new_events_long_before_its_next_poll(
     settings, pg_engine: Engine, pg_database_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(rescore, "rescore_contacts",
-                        lambda runtime, ids, *, reason: rescore.RescoreSummary(read=len(ids)))
+                        lambda runtime, ids, *, reason, isolate=False: rescore.RescoreSummary(
+                            read=len(ids)))
     monkeypatch.setattr(sync_flush, "flush_outbox", lambda runtime: 0)
     runtime = Runtime(settings, engine=make_engine(pg_database_url))
     stop = StopFlag()

@@ -37,11 +37,16 @@ def test_shipped_program_loads() -> None:
     assert program.conversion_stage == "customer"
     assert program.advocate_reward.amount == Decimal(50)
     assert program.cap_max == 5 and program.cap_period == "quarter"
-    assert program.link("ABCD2345") == "https://example.com/refer?code=ABCD2345"
+    assert program.landing_page == "https://example.com/refer"
+    assert program.name == "advocate-referrals"
+    # without a public URL (nothing deployed) the link is the landing page itself
+    assert program.link("ABCD2345") == (
+        "https://example.com/refer?referred_by_code=ABCD2345&utm_source=referral"
+        "&utm_medium=advocate&utm_campaign=advocate-referrals")
     assert program.trigger_properties() == [
         "referral_invitation_trigger", "referral_reminder_trigger",
         "referral_friend_signed_up_trigger", "referral_reward_trigger",
-        "referral_friend_reward_trigger"]
+        "referral_friend_reward_trigger", "referral_shared_trigger"]
 
 
 def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
@@ -58,6 +63,9 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
     ("reminders: {count: -1}\n", "reminders.count", "below 0"),
     ("invitation: {link_template: 'https://x.test/refer'}\n", "invitation.link_template",
      "{code}"),
+    ("landing_page: example.com/refer\n", "landing_page", "http(s) URL"),
+    ("landing_page: 'https://x.test/refer#form'\n", "landing_page", "#fragment"),
+    ("name: ''\n", "name", "non-empty"),
     ("rewards: {advocate: {amount: lots}}\n", "rewards.advocate.amount", "not a number"),
     ("rewards: {cap: {period: week}}\n", "rewards.cap.period", "not one of"),
     ("conversion: {mode: deal_closed_won, deal_stages: []}\n", "conversion.deal_stages",
@@ -85,6 +93,39 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_program(write(tmp_path, "a: [1,\n"))
     with pytest.raises(ProgramConfigError, match="expected a mapping"):
         load_program(write(tmp_path, "- 1\n"))
+
+
+def test_the_share_link_when_deployed_with_a_public_url(tmp_path: Path) -> None:
+    program = load_program(write(tmp_path, MINIMAL + "name: spring\n"
+                                 "landing_page: 'https://acme.test/refer?lang=en&utm_source=x'\n"))
+    deployed = program.deployed(public_url="https://advocate.acme.test/", code_parameter="rbc")
+    assert deployed.link("ABCD2345") == "https://advocate.acme.test/r/ABCD2345"
+    # the page's own parameters stay; the code and the UTM parameters are the program's
+    assert deployed.landing_url("ABCD2345") == (
+        "https://acme.test/refer?lang=en&rbc=ABCD2345&utm_source=referral&utm_medium=advocate"
+        "&utm_campaign=spring")
+    assert deployed.landing_url(None) == (
+        "https://acme.test/refer?lang=en&utm_source=referral&utm_medium=advocate"
+        "&utm_campaign=spring")
+
+
+def test_the_old_link_template_still_serves_portals_without_a_public_url(tmp_path: Path) -> None:
+    program = load_program(write(tmp_path, MINIMAL + "invitation:\n"
+                                 "  link_template: 'https://acme.test/r?code={code}'\n"))
+    assert program.deployed(public_url=None, code_parameter="referred_by_code").link(
+        "ABCD2345") == "https://acme.test/r?code=ABCD2345"
+    # a public URL wins: the share link counts clicks, the template cannot
+    assert program.deployed(public_url="https://c.test", code_parameter="referred_by_code").link(
+        "ABCD2345") == "https://c.test/r/ABCD2345"
+
+
+def test_a_program_file_without_the_shared_step_still_loads(tmp_path: Path) -> None:
+    program = load_program(write(tmp_path, MINIMAL))
+    assert program.workflows["shared"].trigger_property == "referral_shared_trigger"
+    api = load_program(write(tmp_path, MINIMAL.replace("mode: property", "mode: api").replace(
+        "trigger_property: t", "workflow_id: 10")))
+    assert api.workflows["shared"].workflow_id is None
+    assert api.workflows["invitation"].workflow_id == "101"
 
 
 def test_the_report_names_where_referral_revenue_comes_from() -> None:

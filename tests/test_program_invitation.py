@@ -25,7 +25,10 @@ def test_a_ready_contact_is_invited_with_code_link_status_and_trigger(
     out = program_harness.process("1", tier="ready")
     code = out["referral_code"]
     assert CODE.match(code)
-    assert out["referral_link"] == f"https://example.com/refer?code={code}"
+    # no public URL in this runtime: the link is the landing page with the form's field
+    assert out["referral_link"] == (
+        f"https://example.com/refer?referred_by_code={code}&utm_source=referral"
+        "&utm_medium=advocate&utm_campaign=advocate-referrals")
     assert out["referral_status"] == "invited"
     assert out["referral_invited_at"] == "2025-03-10T12:00:00.000Z"
     assert out["referral_invitation_trigger"] == "2025-03-10T12:00:00.000Z"

@@ -39,7 +39,7 @@ def test_invite_refer_convert_reward_and_replay(sync_setup: SyncSetup) -> None:
     on_record = props(handle, advocate.contact_id)
     assert on_record["referral_code"] == code
     assert on_record["referral_status"] == "invited"
-    assert on_record["referral_link"].endswith(f"code={code}")
+    assert on_record["referral_link"] == f"{runtime.settings.public_url}/r/{code}"
     assert on_record["referral_invitation_trigger"] == on_record["referral_invited_at"]
 
     friend = handle.portal.create_contact({

@@ -25,8 +25,16 @@ def test_all_time_numbers(program_db) -> None:
     report = report_of(program_db)
     assert report["tiers"] == {"champion": 2, "ready": 3, "nurture": 2, "not_ready": 1,
                                "excluded": 1, "unscored": 1}
-    assert report["funnel"] == {"eligible": 5, "invited": 4, "joined": 3, "referred": 2,
+    # shared: 4 and 1 had clicks, 2 referred (a friend typed its code: it shared somehow)
+    assert report["funnel"] == {"eligible": 5, "invited": 4, "shared": 3, "referred": 2,
                                 "converted": 1, "rewarded": 1}
+    assert report["clicks"]["unique"] == 4
+    assert report["clicks"]["not_credited"] == {"unknown": 1}
+    daily = report["clicks"]["daily"]
+    assert (daily[0], daily[7], daily[9]) == ({"day": "2026-02-25", "clicks": 1},
+                                              {"day": "2026-03-04", "clicks": 2},
+                                              {"day": "2026-03-06", "clicks": 1})
+    assert len(daily) == 10 and sum(d["clicks"] for d in daily) == 4
     referrals = report["referrals"]
     assert referrals["made"] == 3  # the cancelled referral does not count
     assert referrals["by_status"] == {"converted": 2, "attributed": 1, "cancelled": 1}
@@ -63,7 +71,11 @@ def test_weekly_series_fills_empty_weeks(program_db) -> None:
 
 def test_period_limits_every_dated_number(program_db) -> None:
     report = report_of(program_db, since=datetime(2026, 3, 5, tzinfo=UTC))
-    assert report["funnel"]["invited"] == 0
+    # nobody was invited in the period, but advocates invited before took part in it:
+    # 2 referred, 4's link was clicked
+    assert report["funnel"] == {"eligible": 5, "invited": 2, "shared": 2, "referred": 1,
+                                "converted": 0, "rewarded": 0}
+    assert report["clicks"]["unique"] == 1
     assert report["referrals"]["made"] == 1
     assert report["referrals"]["converted"] == 0
     assert report["referrals"]["converted_in_period"] == 1

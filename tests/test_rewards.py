@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 from fixtures_program import NOW, ProgramHarness
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from connector.cli import cli
 from connector.cli import rewards as commands
@@ -220,7 +220,7 @@ def test_stats_count_the_program(program_harness: ProgramHarness) -> None:
     program_harness.process("3", referred_by_code=code)
     with program_harness.runtime.sessions() as session:
         counts = build_report(session)
-    assert counts["funnel"]["invited"] == 1 and counts["funnel"]["joined"] == 1
+    assert counts["funnel"]["invited"] == 1 and counts["funnel"]["referred"] == 1
     assert counts["funnel"]["converted"] == 1  # advocates with a converted referral
     assert counts["referrals"]["made"] == 2 and counts["referrals"]["converted"] == 1
     assert counts["referrals"]["rejected"] == {"unknown_code": 1}
@@ -261,5 +261,10 @@ def test_two_workers_converting_at_once_grant_one_reward_per_role(
     assert ledger(program_harness) == [("advocate", "1", "50", "held"),
                                        ("friend", "2", "20", "held")]
     with program_harness.runtime.sessions() as session:
-        outbox_rows = session.query(OutboxItem).filter(OutboxItem.contact_id == "1").count()
+        outbox_rows = session.query(OutboxItem).filter(
+            OutboxItem.contact_id == "1", OutboxItem.kind.in_(("properties", "enroll"))).count()
+        notes = sorted(session.scalars(select(OutboxItem.idempotency_key).where(
+            OutboxItem.kind == "note")))
     assert outbox_rows == 2  # friend signed up, reward: once each
+    assert [k.rsplit(":", 1)[0] for k in notes] == [  # and one note each in the CRM
+        "note:conversion", "note:referral", "note:reward", "note:reward"]

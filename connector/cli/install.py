@@ -8,11 +8,13 @@ from contextlib import contextmanager
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.cli.installer import CONFLICT, CREATE, UP_TO_DATE, UPDATE, Installer, Plan
 from connector.cli.wiring import build_runtime
 from connector.errors import UserError
 from connector.hubspot.retry import status_of
+from connector.sync.account import remember_account
 
 # properties and groups, contact reads/writes, and workflows (flows and v2 enrollment)
 INSTALL_SCOPES = ("crm.schemas.contacts.read", "crm.schemas.contacts.write",
@@ -72,11 +74,17 @@ def install(ctx: click.Context, dry_run: bool) -> None:
         if not conflicts:
             console.print("Everything is up to date; nothing to change.")
     else:
-        changes = len(plan.changes)
         with scopes_explained():
             plan.apply()
         render(plan, console, "Install")
-        console.print(f"{changes} change(s) made.")
+        made = [s for s in plan.steps if s.action in ("created", "updated")]
+        console.print(f"{len(made)} change(s) made.")
+    if not dry_run:
+        try:  # the dashboard links contacts to their records with it
+            account = remember_account(runtime)
+            console.print(f"HubSpot account {account.portal_id} ({account.ui_domain}).")
+        except SQLAlchemyError:
+            console.print("Run `connector db upgrade` first to link the dashboard to HubSpot.")
     if conflicts:
         console.print(f"[bold red]{len(conflicts)} conflict(s) to resolve[/]: "
                       + ", ".join(s.name for s in conflicts))

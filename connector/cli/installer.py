@@ -15,6 +15,8 @@ from typing import Any
 
 from connector.hubspot.gateway import HubSpotGateway
 from connector.hubspot.limiter import BURST
+from connector.hubspot.notes import INVERSE_LABEL, LABEL, create_referral_label, referral_label
+from connector.hubspot.retry import status_of
 from connector.hubspot.schema import PropertyDefinition, PropertySchema
 from connector.program.config import ProgramConfig
 
@@ -24,6 +26,10 @@ FLOW_NAME_PREFIX = "Advocate connector: "
 CREATE, UPDATE, UP_TO_DATE, CONFLICT, SKIPPED = (
     "create", "update", "up to date", "conflict", "skipped",
 )
+
+
+class StepRefused(Exception):
+    """HubSpot refused a change the connector can do without; the message says what follows."""
 
 
 @dataclass
@@ -52,10 +58,15 @@ class Plan:
         return [s for s in self.steps if s.action == CONFLICT]
 
     def apply(self) -> None:
-        """Make every planned change, in order (the group before its properties)."""
+        """Make every planned change, in order (the group before its properties); a change
+        HubSpot refuses that the connector can do without is `skipped`, with why."""
         for step in self.changes:
             assert step.apply is not None
-            note = step.apply()
+            try:
+                note = step.apply()
+            except StepRefused as refused:
+                step.action, step.detail = SKIPPED, str(refused)
+                continue
             step.detail = note or step.detail
             step.action = "created" if step.action == CREATE else "updated"
 
@@ -104,7 +115,34 @@ class Installer:
                            *trigger_definitions(self.schema, self.program)]:
             plan.steps.append(self._plan_property(definition, existing.get(definition.name)))
         plan.steps.extend(self._plan_flows())
+        plan.steps.append(self._plan_label())
         return plan
+
+    # -- the referral label between contacts ---------------------------------------------
+
+    def _plan_label(self) -> Step:
+        name = f"{LABEL} / {INVERSE_LABEL}"
+        without = "referrals still show as notes on both records, without the label"
+        try:
+            found = referral_label(self.gateway)
+        except Exception as exc:  # noqa: BLE001 - the label is optional: say why, go on
+            return Step("label", name, SKIPPED, f"HubSpot answered {status_of(exc) or exc} "
+                                                f"to reading association labels: {without}")
+        if found is not None:
+            return Step("label", name, UP_TO_DATE, f"contact-to-contact label {found}")
+
+        def create() -> None:
+            try:
+                create_referral_label(self.gateway)
+            except Exception as exc:
+                status = status_of(exc)
+                if status is None or status >= 500:
+                    raise
+                raise StepRefused(f"HubSpot refused the label ({status}; the portal's "
+                                  f"subscription may not include custom association labels): "
+                                  f"{without}") from exc
+
+        return Step("label", name, CREATE, "paired contact-to-contact association label", create)
 
     # -- properties --------------------------------------------------------------------
 

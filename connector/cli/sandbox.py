@@ -36,6 +36,7 @@ def sandbox(port: int, contacts: int, seed: int, access_token: str, client_secre
     handle = run_in_thread(config)
     click.echo(f"sandbox HubSpot at {handle.url} ({contacts} contacts, seed {seed}); "
                "Ctrl-C to stop")
+    click.echo(f"a landing page with a referral form: {handle.url}/_sandbox/landing")
     try:
         while True:
             time.sleep(3600)

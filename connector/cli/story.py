@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from sqlalchemy import func, select
@@ -30,11 +31,16 @@ from connector.sync.passes import run_sync
 from connector.worker.drain import drain_inbox
 from connector.worker.loop import flush_outbox
 from connector.worker.payouts import pay_rewards
+from connector.worker.shares import announce_new_clicks
 
 SETTLE_TIMEOUT_S = 60.0
 NEW_PROMOTERS = 60
 NEW_DETRACTORS = 5
 REFERRING_ADVOCATES = 30
+SHARING_ONLY = 15  # advocates whose links are clicked, by people who do not sign up (yet)
+BROWSER = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like "
+           "Gecko) Version/17.2 Safari/605.1.15")
+PREVIEWER = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 CONVERTING_SHARE = 0.6
 
 
@@ -47,6 +53,7 @@ class Story:
         self.rng = random.Random(seed)
         self.http = requests.Session()
         self.friends = 0
+        self.visitors = 0
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -73,6 +80,7 @@ class Story:
                     raise RuntimeError("the sandbox's webhooks did not arrive in time")
                 time.sleep(0.05)
             summary = drain_inbox(self.runtime)
+            announce_new_clicks(self.runtime)
             flushed = flush_outbox(self.runtime)
             handled, sent = handled + summary.handled, sent + flushed
             if not (summary.handled or flushed or self.sandbox.stats()["webhooks"]["pending"]):
@@ -152,19 +160,43 @@ class Story:
                 "lastname": str(self.friends), "lifecyclestage": "lead",
                 code_property: code, **extra}
 
+    def click(self, link: str, agent: str = BROWSER) -> str:
+        """Someone opens an advocate's share link; the code the landing page's form gets."""
+        self.visitors += 1
+        if agent == BROWSER:  # every visitor its own browser build: one person each
+            agent = agent.replace("605.1.15", f"605.1.{self.visitors}")
+        answer = self.http.get(link, allow_redirects=False, timeout=10,
+                               headers={"User-Agent": agent})
+        assert answer.status_code == 302, answer.status_code
+        query = parse_qs(urlsplit(answer.headers["Location"]).query)
+        code_property = self.runtime.property_schema.name("referred_by_code")
+        return (query.get(code_property) or [""])[0]
+
     def referral_week(self) -> None:
-        """Week 2: friends sign up through advocates' links (a hidden form field holds the code)."""
+        """Week 2: advocates share their links; friends click them and sign up on the landing
+        page (its form's hidden field holds the code), or type the code themselves."""
         with self.runtime.sessions() as session:
-            codes = list(session.scalars(
-                select(ContactState.referral_code).where(
+            advocates = session.execute(
+                select(ContactState.contact_id, ContactState.referral_code).where(
                     ContactState.referral_code.is_not(None), ContactState.tier != "excluded")
-                .order_by(ContactState.contact_id).limit(REFERRING_ADVOCATES)))
+                .order_by(ContactState.contact_id)
+                .limit(REFERRING_ADVOCATES + SHARING_ONLY)).all()
+        records = [self.sandbox.portal.get_contact(a) for a, _ in advocates]
+        links = [str(r.properties.get("referral_link") or "") for r in records if r is not None]
+        codes = [code for _, code in advocates[:REFERRING_ADVOCATES]]
+        previews = 0
+        for link in links:  # shared in a chat: the chat's preview opens it first
+            self.click(link, PREVIEWER)
+            previews += 1
+            for _ in range(self.rng.randrange(4)):  # people who look and leave
+                self.click(link)
         rows = []
         for n, code in enumerate(codes):
             assert code is not None
             for _ in range(1 + self.rng.randrange(3) if n % 3 == 0 else 1):
-                # some friends type the code in lower case: it still counts
-                typed = code.lower() if self.rng.random() < 0.2 else code
+                # most friends come through the link; some type the code, in lower case
+                typed = (code.lower() if self.rng.random() < 0.2
+                         else self.click(links[n]))
                 rows.append(self._friend(typed, f"company{self.friends + 1}.example"))
         rows.append(self._friend("NOSUCHCODE", "company-x.example"))
         if codes:
@@ -176,8 +208,10 @@ class Story:
                                      hs_lifecyclestage_customer_date=today))
         self.create(rows)
         handled, _ = self.settle()
-        self.say(f"week 2: {len(rows)} friends signed up with codes of {len(codes)} advocates; "
-                 f"{handled} events handled; {self.claims()}")
+        self.say(f"week 2: {self.visitors - previews} clicks by people on {len(links)} advocates' "
+                 f"share links ({previews} link previews not counted); {len(rows)} friends "
+                 f"signed up with codes of {len(codes)} advocates; {handled} events handled; "
+                 f"{self.claims()}")
 
     def claims(self) -> str:
         """What became of the friends' claims, in words, from the referral tables."""

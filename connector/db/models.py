@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     DDL,
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -59,7 +60,7 @@ class ContactState(Base):
     # property name -> the value the connector last wrote to HubSpot (the write-back diff)
     written: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     scored_at: Mapped[datetime | None]
-    # journey: none, invited, reminded, joined, active, paused, opted_out
+    # journey: none, invited, reminded, shared, joined, active, paused, opted_out
     journey_state: Mapped[str] = mapped_column(String(16), default="none", index=True)
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     invited_at: Mapped[datetime | None]
@@ -68,6 +69,8 @@ class ContactState(Base):
     invitation_dates: Mapped[list[Any] | None] = mapped_column(JSON)
     reminded_at: Mapped[datetime | None]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # the first time a person clicked this advocate's share link (the journey's `shared` step)
+    shared_at: Mapped[datetime | None]
     # kept for api-mode enrollment and fraud checks; erased on privacy deletion
     email: Mapped[str | None] = mapped_column(String(320))
     merged_into: Mapped[str | None] = mapped_column(String(32))
@@ -217,6 +220,37 @@ class ActionCall(Base):
     contact_id: Mapped[str] = mapped_column(String(32), index=True)
     output: Mapped[dict[str, Any]] = mapped_column(JSON)  # HubSpot's outputFields
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShareClick(Base):
+    """A person's first click on a share link in one UTC day. No address or user agent is
+    kept: `visitor` is a keyed hash of the day, the address and the user agent."""
+
+    __tablename__ = "share_click"
+    __table_args__ = (UniqueConstraint("day", "code", "visitor"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    # the normalised code when the click is counted for an advocate; "" when it is not
+    code: Mapped[str] = mapped_column(String(16))
+    # counted, unknown, malformed, opted_out, removed
+    outcome: Mapped[str] = mapped_column(String(16))
+    advocate_contact_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    visitor: Mapped[str] = mapped_column(String(32))
+    clicked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the advocate's click count that includes this click was queued for HubSpot
+    announced_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class PortalAccount(Base):
+    """The HubSpot account the token belongs to (one row): links to its records' pages."""
+
+    __tablename__ = "portal_account"
+
+    portal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ui_domain: Mapped[str] = mapped_column(String(100))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

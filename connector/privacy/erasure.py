@@ -28,6 +28,7 @@ from connector.db.models import (
     Referral,
     ReferralRejection,
     RewardLedger,
+    ShareClick,
 )
 from connector.privacy.scrub import scrub_everywhere
 
@@ -93,11 +94,15 @@ def erase_contact(session: Session, contact_id: str, *, now: datetime,
     _rename(session, ContactState.merged_into, contact_id, pseudonym)
     counts["outbox_item"] = _rename(session, OutboxItem.contact_id, contact_id, pseudonym,
                                     payload=ERASED_PAYLOAD, last_error=None)
+    counts["outbox_item"] += drop_referral_notes(session, contact_id)
     counts["inbox_event"] = erase_inbox(session, contact_id)
     counts["referral"] = (
         _rename(session, Referral.referred_contact_id, contact_id, pseudonym)
         + _rename(session, Referral.advocate_contact_id, contact_id, pseudonym))
     counts["referral_rejection"] = erase_rejections(session, contact_id, pseudonym)
+    # the clicks stay counted (they hold no one's data) but no longer point at the advocate
+    counts["share_click"] = _rename(session, ShareClick.advocate_contact_id, contact_id,
+                                    pseudonym, announced_at=now)
     # a person's free-text decision note may name the contact; the rules' reasons never do
     session.execute(update(RewardLedger).where(RewardLedger.contact_id == contact_id,
                                                RewardLedger.decided_by != "rules")
@@ -119,6 +124,20 @@ def erase_contact(session: Session, contact_id: str, *, now: datetime,
     session.flush()
     session.expire_all()  # objects loaded before still show the erased values
     return counts
+
+
+def drop_referral_notes(session: Session, contact_id: str) -> int:
+    """Notes and labels not sent yet that name the contact as the other side of a referral
+    (their item belongs to the other contact): never sent now."""
+    dropped = 0
+    for item in session.scalars(select(OutboxItem).where(
+            OutboxItem.kind.in_(("note", "link")), OutboxItem.status == "pending")):
+        payload = item.payload or {}
+        if contact_id in (str(payload.get("advocate")), str(payload.get("friend"))):
+            item.status, item.payload, item.last_error = "dropped", ERASED_PAYLOAD, None
+            dropped += 1
+    session.flush()
+    return dropped
 
 
 def erase_inbox(session: Session, contact_id: str) -> int:

@@ -24,6 +24,7 @@ from connector.program.enrollment import (
     trigger_properties,
 )
 from connector.program.journey import journey_status
+from connector.program.notes import queue_conversion, queue_referral, queue_reward
 from connector.program.setup import ProgramSetup
 from connector.queue.outbox import enqueue
 
@@ -99,7 +100,9 @@ def advocate_state(session: Session, contact_id: str) -> ContactState:
 
 def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
                       now: datetime) -> None:
-    """A friend signed up: the advocate's counters and status, and its friend-signed-up step."""
+    """A friend signed up: the advocate's counters and status, and its friend-signed-up step;
+    on both records, the referral's note and label."""
+    queue_referral(session, referral, now)
     advocate = advocate_state(session, referral.advocate_contact_id)
     props = standing_properties(session, setup, advocate)
     if advocate.journey_state == "opted_out":  # counters yes, marketing no
@@ -114,21 +117,28 @@ def announce_referral(session: Session, setup: ProgramSetup, referral: Referral,
 
 def announce_conversion(session: Session, setup: ProgramSetup, referral: Referral,
                         rewards: list[RewardLedger]) -> None:
-    """A referral converted: the advocate's counters. The reward workflows of both wait until
-    their rewards are paid (`announce_paid`)."""
+    """A referral converted: the advocate's counters, and the conversion's and the rewards'
+    notes. The reward workflows of both wait until their rewards are paid (`announce_paid`)."""
     advocate = advocate_state(session, referral.advocate_contact_id)
     granted = {r.role: r for r in rewards if r.status in EARNED}
+    converted_at = aware(referral.converted_at)
+    if converted_at is not None:
+        queue_conversion(session, referral, converted_at)
     if "advocate" in granted:
         announce_reward(session, setup, granted["advocate"])
     else:
         enqueue(session, key=f"props:conversion:{advocate.contact_id}:{referral.id}",
                 kind="properties", contact_id=advocate.contact_id,
                 payload={"properties": standing_properties(session, setup, advocate)})
+    for ledger in granted.values():
+        queue_reward(session, ledger, setup.program.hold_days)
 
 
 def announce_reward(session: Session, setup: ProgramSetup, ledger: RewardLedger) -> None:
     """A reward was granted to a contact other than the one being processed: its counters to
-    HubSpot. Its reward workflow waits until the reward is paid (`announce_paid`)."""
+    HubSpot, and its note. Its reward workflow waits until the reward is paid
+    (`announce_paid`)."""
+    queue_reward(session, ledger, setup.program.hold_days)
     recipient = advocate_state(session, ledger.contact_id)
     step = "reward_advocate" if ledger.role == "advocate" else "reward_friend"
     enqueue(session, key=f"props:{step}:{ledger.contact_id}:{ledger.id}", kind="properties",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connector.errors import UserError
 from connector.yamlfile import read_yaml
 
 INVITABLE_TIERS = ("champion", "ready")
-STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "reward_friend")
+# in the journey's order, except `shared` (first click, between reminder and friend_signed_up),
+# which came later and goes last so that the steps before it keep their places
+STEPS = ("invitation", "reminder", "friend_signed_up", "reward_advocate", "reward_friend",
+         "shared")
+# steps added after the first release: a program file without them still loads (property mode
+# uses the default trigger below, api mode leaves the step without a workflow)
+OPTIONAL_STEPS = {"shared": "referral_shared_trigger"}
 PERIODS = ("month", "quarter", "year")
 SAME_DOMAIN_RULES = ("allow", "review", "reject")
 PAYOUT_PROVIDERS = ("manual", "tremendous")
@@ -42,7 +49,15 @@ class ProgramConfig:
     min_tier: str = "ready"
     cooldown_days: int = 90
     max_invitations_per_year: int = 4
-    link_template: str = "https://example.com/refer?code={code}"
+    # the program's name (the share link's utm_campaign) and the page with the HubSpot form
+    name: str = "advocate-referrals"
+    landing_page: str = "https://example.com/refer"
+    # the old way to build referral_link (a URL with {code}); used only without a public URL
+    link_template: str | None = None
+    # set by the runtime, not the file: the connector's public URL (share links go through
+    # `/r/<code>` there) and the HubSpot name of `referred_by_code` (the form's hidden field)
+    share_base_url: str | None = None
+    code_parameter: str = "referred_by_code"
     reminder_delay_days: int = 7
     reminder_count: int = 2
     conversion_mode: str = "lifecycle_stage"
@@ -71,8 +86,31 @@ class ProgramConfig:
     tremendous_campaign_id: str | None = None
 
     def link(self, code: str) -> str:
-        """The advocate's referral link."""
-        return self.link_template.format(code=code)
+        """The advocate's referral link: the share link `<public URL>/r/<code>` when the
+        connector has a public URL; else the old `link_template` when the file sets one; else
+        the landing page itself with the code (clicks are then not counted)."""
+        if self.share_base_url:
+            return f"{self.share_base_url}/r/{code}"
+        if self.link_template:
+            return self.link_template.format(code=code)
+        return self.landing_url(code)
+
+    def landing_url(self, code: str | None) -> str:
+        """The landing page with the form's hidden field and the UTM parameters; `code=None`
+        (an unknown, malformed or opted-out code) lands without a code."""
+        parts = urlsplit(self.landing_page)
+        ours = {"utm_source": "referral", "utm_medium": "advocate", "utm_campaign": self.name}
+        if code:
+            ours = {self.code_parameter: code, **ours}
+        # the page's own query parameters stay, except ours, which win
+        kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if k not in ours and k != self.code_parameter]
+        return urlunsplit(parts._replace(query=urlencode([*kept, *ours.items()])))
+
+    def deployed(self, *, public_url: str | None, code_parameter: str) -> ProgramConfig:
+        """The program as one deployment runs it: its public URL and the code's field name."""
+        return replace(self, share_base_url=(public_url or "").rstrip("/") or None,
+                       code_parameter=code_parameter)
 
     @property
     def revenue_source(self) -> str:
@@ -131,6 +169,13 @@ class _Reader:
             raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
         return value
 
+    def url(self, key: str, default: str) -> str:
+        value = self.text(key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            raise self.fail(key, f"{value!r} is not an http(s) URL without a #fragment")
+        return value
+
     def text(self, key: str, default: str) -> str:
         value = self.get(key, default)
         if not isinstance(value, str | int) or not str(value).strip():
@@ -154,9 +199,14 @@ def load_program(path: Path | str) -> ProgramConfig:
 
 def _build(r: _Reader) -> ProgramConfig:
     base = ProgramConfig()
-    template = r.text("invitation.link_template", base.link_template)
-    if "{code}" not in template or not template.startswith(("http://", "https://")):
-        raise r.fail("invitation.link_template", "expected an http(s) URL containing {code}")
+    template = r.get("invitation.link_template")
+    if template is not None:
+        template = r.text("invitation.link_template", "")
+        if "{code}" not in template or not template.startswith(("http://", "https://")):
+            raise r.fail("invitation.link_template", "expected an http(s) URL containing {code}")
+    name = r.text("name", base.name)
+    if len(name) > 100:
+        raise r.fail("name", "expected at most 100 characters (it is the utm_campaign)")
     mode = r.choice("conversion.mode", "lifecycle_stage", ("lifecycle_stage", "deal_closed_won"))
     deal_stages = r.get("conversion.deal_stages", ["closedwon"])
     if isinstance(deal_stages, str | int):
@@ -171,6 +221,8 @@ def _build(r: _Reader) -> ProgramConfig:
         min_tier=r.choice("invitation.min_tier", base.min_tier, INVITABLE_TIERS),
         cooldown_days=r.integer("invitation.cooldown_days", base.cooldown_days),
         max_invitations_per_year=r.integer("invitation.max_per_year", 4, minimum=1),
+        name=name,
+        landing_page=r.url("landing_page", base.landing_page),
         link_template=template,
         reminder_delay_days=r.integer("reminders.delay_days", 7, minimum=1),
         reminder_count=r.integer("reminders.count", 2),
@@ -213,6 +265,8 @@ def _payouts(r: _Reader) -> dict[str, Any]:
 
 def _workflow(r: _Reader, step: str, mode: str) -> Workflow:
     key = f"enrollment.workflows.{step}"
+    if step in OPTIONAL_STEPS and r.get(key) is None:
+        return Workflow(step, None, OPTIONAL_STEPS[step] if mode == "property" else None)
     workflow_id = r.get(f"{key}.workflow_id")
     trigger = r.get(f"{key}.trigger_property")
     digits = str(workflow_id).strip()

@@ -33,8 +33,8 @@ def enqueue_enrollment(
     email: str | None, cycle: str,
 ) -> bool:
     """In api mode, record one v2 enrollment for this contact, step and cycle."""
-    if program.enrollment_mode != "api":
-        return False
+    if program.enrollment_mode != "api" or not program.workflows[step].workflow_id:
+        return False  # property mode, or an optional step the program file leaves out
     if not email:
         log.warning("no email to enroll contact %s in the %s workflow", contact_id, step)
         return False

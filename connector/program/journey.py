@@ -112,7 +112,8 @@ def stop_asking(session: Session, contact_id: str) -> int:
 
 def journey_status(state: ContactState, counters: Counters, *, tier: str,
                    opted_out: bool) -> str:
-    """none, invited, reminded, joined, active, paused or opted_out, from what is known."""
+    """none, invited, reminded, shared, joined, active, paused or opted_out, from what is
+    known (`shared`: a person clicked the advocate's share link; nobody signed up yet)."""
     in_program = state.invited_at is not None or counters.made > 0
     if not in_program:
         return "none"
@@ -124,6 +125,8 @@ def journey_status(state: ContactState, counters: Counters, *, tier: str,
         return "active"
     if counters.made > 0:
         return "joined"
+    if state.shared_at is not None:
+        return "shared"
     return "reminded" if (state.reminders_sent or 0) > 0 else "invited"
 
 
@@ -132,7 +135,8 @@ def due_reminders(session: Session, program: ProgramConfig, now: datetime) -> li
     cutoff = now - timedelta(days=program.reminder_delay_days)
     rows = session.scalars(
         select(ContactState.contact_id).where(
-            ContactState.journey_state.in_(("invited", "reminded")),
+            # shared is not joined: reminders go on until a friend signs up (DESIGN.md)
+            ContactState.journey_state.in_(("invited", "reminded", "shared")),
             ContactState.reminders_sent < program.reminder_count,
             ContactState.deleted_at.is_(None), ContactState.merged_into.is_(None),
             ((ContactState.reminded_at.is_(None) & (ContactState.invited_at <= cutoff))

@@ -18,9 +18,11 @@ from connector.db.models import (
     ReadinessSnapshot,
     Referral,
     RewardLedger,
+    ShareClick,
 )
 from connector.privacy.erasure import erase_contact
 from connector.program.counters import counter_properties, counters_for
+from connector.program.dates import aware
 from connector.program.rewards import OPEN, cancel_unpaid, cancel_unpaid_for_referral
 from connector.program.setup import ProgramSetup
 from connector.program.store import record_rejection
@@ -114,6 +116,8 @@ def merge_into(session: Session, setup: ProgramSetup, loser_id: str, survivor_id
             for name in JOURNEY_FIELDS:
                 setattr(survivor, name, getattr(loser, name))
         survivor.email = survivor.email or loser.email
+        shared = [m for m in (aware(survivor.shared_at), aware(loser.shared_at)) if m]
+        survivor.shared_at = min(shared, default=None)
         # a code left on the loser (the survivor had its own) still resolves to the survivor
         loser.merged_into = survivor_id
         loser.journey_state = "none"
@@ -126,6 +130,10 @@ def merge_into(session: Session, setup: ProgramSetup, loser_id: str, survivor_id
     # the loser's asks and what came of them (its referrals, moved above) stay together
     session.execute(update(ReadinessSnapshot).where(ReadinessSnapshot.contact_id == loser_id)
                     .values(contact_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    # the loser's share-link clicks count for the survivor, announced again with its own
+    session.execute(update(ShareClick).where(ShareClick.advocate_contact_id == loser_id)
+                    .values(advocate_contact_id=survivor_id, announced_at=None)
                     .execution_options(synchronize_session=False))
     dropped_advocate = move_referred(session, loser_id, survivor_id, now)
     session.flush()

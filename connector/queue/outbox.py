@@ -23,7 +23,9 @@ from connector.queue import leases
 
 log = logging.getLogger(__name__)
 
-KINDS = ("properties", "enroll")
+# properties: a contact's property values; enroll: a v2 workflow enrollment; note: a Note on
+# a referral's two contacts; link: their "Referred by" / "Referred" association
+KINDS = ("properties", "enroll", "note", "link")
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_S = 30.0

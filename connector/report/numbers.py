@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from connector.db.models import ContactState, Referral, ReferralRejection, RewardLedger
+from connector.db.models import (
+    ContactState,
+    PortalAccount,
+    Referral,
+    ReferralRejection,
+    RewardLedger,
+    ShareClick,
+)
+from connector.hubspot.account import record_url
 from connector.program.counters import COUNTED
+from connector.program.links import COUNTED as COUNTED_CLICK
 from connector.report.health import aware, connector_state, iso
 
 TIERS = ("champion", "ready", "nurture", "not_ready", "excluded")
@@ -25,8 +34,10 @@ REWARD_GROUPS = {
 }
 # the earned rewards one by one: inside the hold period, payable, or granted before holds existed
 EARNED_STATES = ("held", "payable", "sending", "paid", "failed", "granted")
-JOINED_STATES = ("joined", "active")
 TOP_ADVOCATES = 10
+# the journey in the order an advocate goes through it; each stage counts the advocates who
+# reached at least that stage in the period, so no stage is larger than the one before it
+FUNNEL = ("eligible", "invited", "shared", "referred", "converted", "rewarded")
 
 
 def _within(column: InstrumentedAttribute[Any], since: datetime | None,
@@ -203,6 +214,50 @@ def _weekly(referrals: list[Referral], converted_rows: list[Referral]) -> list[d
     return series
 
 
+def funnel_of(reached: dict[str, set[str]]) -> dict[str, int]:
+    """Stage sizes from the contacts each stage's own facts name: a stage also holds everyone
+    of the stages after it (a friend signing up with a typed code shows the advocate shared;
+    an advocate invited before the period who refers in it was in the program)."""
+    counts: dict[str, int] = {}
+    later: set[str] = set()
+    for stage in reversed(FUNNEL):
+        later = later | reached.get(stage, set())
+        counts[stage] = len(later)
+    return {stage: counts[stage] for stage in FUNNEL}
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def clicks(session: Session, since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """Share-link clicks by people in the period: unique per link, visitor and day; those on
+    codes that credit nobody by why; per day, empty days filled in."""
+    within = _within(ShareClick.clicked_at, since, until)
+    by_outcome = {str(k): int(v) for k, v in session.execute(
+        select(ShareClick.outcome, func.count()).where(*within)
+        .group_by(ShareClick.outcome)).all()}
+    per_day: dict[date, int] = {}
+    for day, count in session.execute(
+            select(ShareClick.day, func.count())
+            .where(*within, ShareClick.outcome == COUNTED_CLICK).group_by(ShareClick.day)):
+        per_day[day if isinstance(day, date) else date.fromisoformat(str(day))] = int(count)
+    daily = ([{"day": d.isoformat(), "clicks": per_day.get(d, 0)}
+              for d in _days(min(per_day), max(per_day))] if per_day else [])
+    return {"unique": by_outcome.pop(COUNTED_CLICK, 0), "not_credited": by_outcome,
+            "daily": daily}
+
+
+def hubspot_account(session: Session) -> dict[str, Any] | None:
+    """The HubSpot account the connector works for, with where its contact records are (None
+    until `connector install` or the clock has read it)."""
+    account = session.scalars(select(PortalAccount).limit(1)).first()
+    if account is None:
+        return None
+    return {"portal_id": account.portal_id, "ui_domain": account.ui_domain,
+            "contact_url": record_url(account.portal_id, account.ui_domain, "")}
+
+
 def build_report(session: Session, since: datetime | None = None, until: datetime | None = None,
                  *, now: datetime | None = None, min_tier: str = "ready",
                  revenue_source: str = "referral revenue recorded at conversion",
@@ -213,16 +268,16 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
     eligible_tiers = TIERS[: TIERS.index(min_tier) + 1] if min_tier in TIERS else TIERS[:2]
     invited_filter = [ContactState.invited_at.is_not(None),
                       *_within(ContactState.invited_at, since, until)]
-    invited = session.scalar(select(func.count()).where(*invited_filter)) or 0
+    invited_ids = set(session.scalars(select(ContactState.contact_id).where(*invited_filter)))
     attributed = list(session.scalars(
         select(Referral).where(*_within(Referral.attributed_at, since, until))))
     # the program's own rule: cancelled referrals (referred contact removed) do not count
     referrals = [r for r in attributed if r.status in COUNTED]
     advocates = {r.advocate_contact_id for r in referrals}
-    # joined: invited in the period and in a joined state now, or already referring
-    joined_ids = set(session.scalars(select(ContactState.contact_id).where(
-        *invited_filter, ContactState.journey_state.in_(JOINED_STATES))))
-    joined = len(joined_ids | advocates)
+    sharing = {a for a in session.scalars(select(ShareClick.advocate_contact_id).distinct().where(
+        ShareClick.outcome == COUNTED_CLICK, *_within(ShareClick.clicked_at, since, until))) if a}
+    eligible_now = set(session.scalars(select(ContactState.contact_id).where(
+        *_live_contacts(), ContactState.tier.in_(eligible_tiers))))
     converted = [r for r in referrals if _converted(r)]
     converted_in_period = list(session.scalars(select(Referral).where(
         Referral.status == "converted", *_within(Referral.converted_at, since, until))))
@@ -238,14 +293,15 @@ def build_report(session: Session, since: datetime | None = None, until: datetim
     return {
         "period": {"since": iso(since), "until": iso(until), "generated_at": iso(now)},
         "tiers": tiers,
-        "funnel": {
-            "eligible": sum(tiers.get(t, 0) for t in eligible_tiers),
-            "invited": int(invited),
-            "joined": joined,
-            "referred": len(advocates),
-            "converted": len({r.advocate_contact_id for r in converted}),
-            "rewarded": len(rewarded),
-        },
+        # advocates who reached each stage in the period; eligible: in an eligible tier now,
+        # or further along in the period (they were eligible when invited)
+        "funnel": funnel_of({
+            "eligible": eligible_now, "invited": invited_ids, "shared": sharing,
+            "referred": advocates, "converted": {r.advocate_contact_id for r in converted},
+            "rewarded": rewarded,
+        }),
+        "clicks": clicks(session, since, until),
+        "hubspot": hubspot_account(session),
         "referrals": {
             "made": len(referrals),
             "by_status": dict(Counter(r.status for r in attributed)),

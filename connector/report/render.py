@@ -7,10 +7,11 @@ from typing import Any
 from rich.console import Console, Group
 from rich.table import Table
 
+# each stage counts the advocates who got at least that far in the period
 FUNNEL_LABELS = {
     "eligible": "Eligible (tier at or above the program's minimum)",
     "invited": "Invited",
-    "joined": "Joined",
+    "shared": "Shared (a person clicked their link)",
     "referred": "Referred at least once",
     "converted": "With a converted referral",
     "rewarded": "Rewarded",
@@ -77,6 +78,9 @@ def _program(report: dict[str, Any]) -> list[Table]:
         ("Conversion rate", _rate(referrals["conversion_rate"])),
         ("Referral-sourced revenue", _revenue(report["revenue"])),
     ]
+    clicks = report["clicks"]
+    rows.append(("Share-link clicks (unique, by people)", clicks["unique"]))
+    rows += [(f"  clicks crediting nobody: {why}", n) for why, n in clicks["not_credited"].items()]
     rows += [(f"Rejected: {reason}", count) for reason, count in referrals["rejected"].items()]
     review = report["review"]
     rows.append(("In fraud review", review["count"]))

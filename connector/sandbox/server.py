@@ -19,6 +19,8 @@ from connector.sandbox import (
     api_control,
     api_properties,
     deals_api,
+    landing,
+    notes_api,
     payouts_api,
 )
 from connector.sandbox.errors import HubSpotError, error_body
@@ -63,6 +65,10 @@ class SandboxConfig:
     # seed customers whose hidden propensity to refer follows this model (sandbox/outcomes.py:
     # "truth" or "random") instead of the default portal
     outcome_model: str | None = None
+    # the landing page's form (/_sandbox/landing): hidden fields filled from the query string
+    landing_hidden_fields: list[str] = field(default_factory=lambda: ["referred_by_code"])
+    # custom association labels: off emulates a portal whose subscription lacks them
+    association_labels: bool = True
 
 
 def create_sandbox_app(config: SandboxConfig) -> Flask:
@@ -96,6 +102,8 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
         app.register_blueprint(module.bp)
     app.register_blueprint(deals_api.control)
     payouts_api.register(app, seed=config.seed)  # the gift-card provider (Tremendous)
+    landing.register(app, config.landing_hidden_fields)  # the company's form, for share links
+    notes_api.register(app, labels_allowed=config.association_labels)  # referrals in the CRM
     app.before_request(_guard)
     app.after_request(_count)
     app.register_error_handler(HubSpotError, _hubspot_error)

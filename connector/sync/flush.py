@@ -1,5 +1,6 @@
 """Sending the outbox to HubSpot: property items merged per contact into batch updates (the
-diff against what was last written), enrollments one v2 call each.
+diff against what was last written), enrollments one v2 call each, a referral's notes in batch
+creates and its labels in batch links (connector.sync.crm_notes).
 
 A process killed between the HubSpot call and the commit that marks the items done leaves
 them to be claimed again when the lease ends: property writes are then repeated with the same
@@ -24,6 +25,7 @@ from connector.queue.outbox import (
     mark_failed,
     release,
 )
+from connector.sync.crm_notes import flush_links, flush_notes
 from connector.sync.states import load_states
 from connector.sync.writeback import after_write, diff
 
@@ -117,11 +119,23 @@ def flush_outbox(runtime: Runtime, limit: int = 500, *, now: datetime | None = N
         return 0
     properties = [i for i in items if i.kind == "properties"]
     enrollments = [i for i in items if i.kind == "enroll"]
+    notes = [i for i in items if i.kind == "note"]
+    links = [i for i in items if i.kind == "link"]
     try:
         sent = flush_properties(runtime, properties, now) if properties else 0
     except UserError:
-        release(runtime.sessions, enrollments, now)
+        release(runtime.sessions, [*enrollments, *notes, *links], now)
         raise
-    sent += flush_enrollments(runtime, enrollments, now)
+    try:
+        sent += flush_enrollments(runtime, enrollments, now)
+    except UserError:
+        release(runtime.sessions, [*notes, *links], now)
+        raise
+    try:
+        sent += flush_notes(runtime, notes, now) if notes else 0
+    except UserError:
+        release(runtime.sessions, links, now)
+        raise
+    sent += flush_links(runtime, links, now) if links else 0
     log.info("outbox: %d of %d items sent", sent, len(items))
     return sent

@@ -1,4 +1,5 @@
-"""The Flask application factory: webhooks, dashboard, health and metrics. No scheduler here."""
+"""The Flask application factory: webhooks, share links, dashboard, health and metrics. No
+scheduler here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.logs import configure_logging
 from connector.runtime import Runtime
-from connector.web import dashboard, hubspot_app, ops, webhooks
+from connector.web import dashboard, hubspot_app, ops, share_links, webhooks
 from connector.web.current import EXTENSION
 
 
@@ -33,4 +34,5 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(hubspot_app.bp)
+    app.register_blueprint(share_links.bp)
     return app

@@ -4,6 +4,7 @@ incremental sync read it again."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,8 +12,11 @@ from connector.db.session import transaction
 from connector.program.journey import due_reminders
 from connector.program.rewards import release_held
 from connector.runtime import Runtime
+from connector.sync.account import remember_account
 from connector.sync.deals import catch_up_deals
 from connector.sync.rescore import rescore_contacts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,5 +40,9 @@ def run_due_work(runtime: Runtime, now: datetime) -> DueWork:
     if due:
         written = rescore_contacts(runtime, due, reason="reminder", now=now).written
     converted = catch_up_deals(runtime, now)
+    try:  # once: installs older than the dashboard's record links learn their account here
+        remember_account(runtime)
+    except Exception as exc:  # noqa: BLE001 - the links wait for the next run
+        log.warning("HubSpot account details not read: %s", type(exc).__name__)
     return DueWork(released=released, reminded=len(due), written=written,
                    deals_converted=converted)

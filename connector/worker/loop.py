@@ -1,5 +1,5 @@
-"""The worker process: drain the inbox, flush the outbox, sleep when idle (woken at once on
-PostgreSQL when webhook events are stored), stop on SIGTERM."""
+"""The worker process: drain the inbox, queue new share-link clicks, flush the outbox, sleep
+when idle (woken at once on PostgreSQL when webhook events are stored), stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from connector.runtime import log_failure
 from connector.sync import flush
 from connector.worker import clock, payouts
 from connector.worker.drain import BATCH_SIZE, LEASE, DrainSummary, drain_inbox
+from connector.worker.shares import announce_new_clicks
 from connector.worker.wakeup import InboxWakeup
 
 if TYPE_CHECKING:
@@ -70,15 +71,17 @@ def pay_due_rewards(runtime: Runtime) -> int:
 
 
 def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
-    """Drain what is due, flush the outbox, pay due rewards; return the drain and the sent."""
+    """Drain what is due, queue new share-link clicks, flush the outbox, pay due rewards;
+    return the drain and the sent."""
     summary = drain_inbox(runtime, batch_size=options.batch_size, lease=options.lease,
                           max_attempts=options.max_attempts)
+    clicked = announce_new_clicks(runtime)
     pay_due_rewards(runtime)  # before the flush: referral_rewards_paid goes out in this pass
     sent = flush_outbox(runtime)
-    if summary.handled or summary.retried or summary.dead or sent:
+    if summary.handled or summary.retried or summary.dead or sent or clicked:
         log.info("worker pass: %d handled, %d retried, %d dead, %d contacts re-scored, "
-                 "%d outbox items sent", summary.handled, summary.retried, summary.dead,
-                 summary.rescored, sent)
+                 "%d advocates with new clicks, %d outbox items sent", summary.handled,
+                 summary.retried, summary.dead, summary.rescored, clicked, sent)
     return summary, sent
 
 

@@ -9,7 +9,7 @@
     excluded: "#d64545", unscored: "#99afc4"
   };
   // fixed orders: JSON objects arrive with their keys sorted
-  var STAGES = ["eligible", "invited", "joined", "referred", "converted", "rewarded"];
+  var STAGES = ["eligible", "invited", "shared", "referred", "converted", "rewarded"];
   var TIERS = ["champion", "ready", "nurture", "not_ready", "excluded", "unscored"];
   // the test and curious admins can inspect the charts here
   window.advocateCharts = {};
@@ -49,6 +49,20 @@
     });
   }
 
+  function clicks(report) {
+    var days = report.clicks.daily;
+    draw("chart-clicks", {
+      type: "line",
+      data: {
+        labels: days.map(function (d) { return d.day; }),
+        datasets: [{ label: "unique clicks", data: days.map(function (d) { return d.clicks; }),
+                     borderColor: TEAL, backgroundColor: TEAL, pointRadius: 2, tension: 0 }]
+      },
+      options: { plugins: { legend: { display: false } },
+                 scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+  }
+
   function weekly(report) {
     var weeks = report.weekly;
     draw("chart-weekly", {
@@ -72,7 +86,7 @@
       return answer.json();
     })
     .then(function (report) {
-      funnel(report); tiers(report); weekly(report);
+      funnel(report); tiers(report); clicks(report); weekly(report);
       root.setAttribute("data-drawn", "yes");
     })
     .catch(function (problem) {
