@@ -122,3 +122,35 @@ def test_a_portal_without_custom_labels_gets_the_notes_and_no_label(
     with runtime.sessions() as session:
         [link] = session.scalars(select(OutboxItem).where(OutboxItem.kind == "link")).all()
     assert link.status == "done" and link.payload["skipped"].startswith("no Referred by")
+
+
+def test_a_paid_reward_says_so_in_a_note_with_its_reference(sync_setup: SyncSetup) -> None:
+    from fixtures_payouts import fast_client, paying_runtime
+
+    from connector.db.models import RewardLedger
+    from connector.db.session import transaction
+    from connector.worker.payouts import pay_rewards
+
+    handle, runtime, _plan, advocate, friend = journey(sync_setup)
+    created = handle.portal.get_contact(friend).properties["createdate"]
+    handle.portal.update_contact(friend, {"lifecyclestage": "customer",
+                                          "hs_lifecyclestage_customer_date": created})
+    rescore_contacts(runtime, [friend], reason="contact.propertyChange")
+    flush_outbox(runtime)
+    with transaction(runtime.sessions) as session:  # the hold is over
+        session.execute(update(RewardLedger).where(RewardLedger.role == "advocate")
+                        .values(status="payable"))
+    paying = paying_runtime(handle, runtime)
+    assert pay_rewards(paying, client_factory=fast_client).paid == 1
+    flush_outbox(paying)
+    with runtime.sessions() as session:
+        reward = session.scalars(select(RewardLedger).where(
+            RewardLedger.role == "advocate")).one()
+    [paid] = [n for n in note_bodies(handle, advocate) if "reward paid" in n]
+    assert f"Referral reward paid to Ada Lovel on {datetime.now(UTC).date().isoformat()} " \
+           f"through Tremendous: $50 gift card (50 USD), reference {reward.payout_reference}." \
+           in paid
+    assert paid in note_bodies(handle, friend)  # on both records
+    assert pay_rewards(paying, client_factory=fast_client).paid == 0
+    flush_outbox(paying)
+    assert len([n for n in note_bodies(handle, advocate) if "reward paid" in n]) == 1

@@ -24,7 +24,12 @@ from connector.program.enrollment import (
     trigger_properties,
 )
 from connector.program.journey import journey_status
-from connector.program.notes import queue_conversion, queue_referral, queue_reward
+from connector.program.notes import (
+    queue_conversion,
+    queue_payment,
+    queue_referral,
+    queue_reward,
+)
 from connector.program.setup import ProgramSetup
 from connector.queue.outbox import enqueue
 
@@ -158,3 +163,4 @@ def announce_paid(session: Session, setup: ProgramSetup, ledger: RewardLedger,
                          email=recipient.email, cycle=f"{ledger.id}.paid", at=at,
                          properties={**standing_properties(session, setup, recipient),
                                      **properties})
+    queue_payment(session, ledger)  # the referral's notes say it was paid, and how

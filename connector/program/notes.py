@@ -51,6 +51,18 @@ def queue_reward(session: Session, ledger: RewardLedger, hold_days: int) -> None
         "held_until": hubspot_time(held_until) if held_until else None})
 
 
+def queue_payment(session: Session, ledger: RewardLedger) -> None:
+    """A reward reached its contact: paid, when, through whom, with the reference."""
+    referral = session.get(Referral, ledger.referral_id)
+    at = aware(ledger.paid_at)
+    if referral is None or ledger.status != "paid" or at is None:
+        return
+    _note(session, f"note:paid:{ledger.id}", referral, at, {
+        "event": "paid", "role": ledger.role, "label": ledger.label,
+        "amount": number_text(ledger.amount), "unit": ledger.unit,
+        "provider": ledger.payout_provider or "manual", "reference": ledger.payout_reference})
+
+
 def _note(session: Session, key: str, referral: Referral, at: datetime,
           facts: dict[str, Any]) -> None:
     enqueue(session, key=key, kind="note", contact_id=referral.advocate_contact_id, payload={
@@ -74,6 +86,14 @@ def note_text(payload: dict[str, Any], names: dict[str, str]) -> str:
         deal = f" (deal {payload['deal']})" if payload.get("deal") else ""
         text = (f"{friend}, referred by {advocate} with the code {code}, converted on "
                 f"{day}{deal}.")
+    elif event == "paid":
+        who = advocate if payload.get("role") == "advocate" else friend
+        day = (parse_time(payload.get("at")) or datetime.min).date().isoformat()
+        how = ("through Tremendous" if payload.get("provider") == "tremendous"
+               else "by hand")
+        text = (f"Referral reward paid to {who} on {day} {how}: {payload.get('label')} "
+                f"({payload.get('amount')} {payload.get('unit')}), reference "
+                f"{payload.get('reference') or 'none'}.")
     else:
         who = advocate if payload.get("role") == "advocate" else friend
         text = (f"Referral reward for {who}: {payload.get('label')} ({payload.get('amount')} "
