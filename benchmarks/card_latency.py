@@ -19,7 +19,6 @@ import multiprocessing
 import random
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,12 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import DEFAULT_DATABASE_URL, procfile_web, scratch_database  # noqa: E402
+from scratch import (  # noqa: E402
+    DEFAULT_DATABASE_URL,
+    procfile_web,
+    run_client_threads,
+    scratch_database,
+)
 
 from connector.cli.installer import Installer  # noqa: E402
 from connector.config import Settings  # noqa: E402
@@ -47,12 +51,8 @@ TARGET_P99_S = 0.100
 def client_process(base: str, ids: list[str], seeds: list[int], per_client: int,
                    results: Any) -> None:
     """Some of the concurrent clients, as threads of one process; reports their latencies."""
-    latencies: list[float] = []
-    failed = 0
-    lock = threading.Lock()
 
-    def client(seed: int) -> None:
-        nonlocal failed
+    def client(seed: int) -> tuple[list[float], int]:
         rng = random.Random(seed)
         # a bare keep-alive connection: `requests` costs the shared CPU about a millisecond
         # a call, which would be counted as the endpoint's latency
@@ -71,16 +71,9 @@ def client_process(base: str, ids: list[str], seeds: list[int], per_client: int,
             body = answer.read()
             mine.append(time.perf_counter() - started)
             bad += answer.status != 200 or b'"scored":true' not in body.replace(b" ", b"")
-        with lock:
-            latencies.extend(mine)
-            failed += bad
+        return mine, bad
 
-    threads = [threading.Thread(target=client, args=(seed,)) for seed in seeds]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results.put((latencies, failed))
+    run_client_threads(seeds, client, results)
 
 
 def main() -> None:

@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 from sqlalchemy import Engine, text
@@ -88,3 +90,26 @@ def procfile_web(database_url: str, client_secret: str, *, workers: int = 2,
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def run_client_threads(seeds: list[int], client: Callable[[int], tuple[list[float], int]],
+                       results: Any) -> None:
+    """Some of a benchmark's concurrent clients, as threads of one process: each runs
+    `client(seed) -> (latencies, failures)`; the process reports their sum to `results`."""
+    latencies: list[float] = []
+    failed = 0
+    lock = threading.Lock()
+
+    def run(seed: int) -> None:
+        nonlocal failed
+        mine, bad = client(seed)
+        with lock:
+            latencies.extend(mine)
+            failed += bad
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in seeds]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((latencies, failed))

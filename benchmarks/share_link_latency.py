@@ -27,11 +27,10 @@ import multiprocessing
 import os
 import random
 import statistics
-import threading
 import time
 from typing import Any
 
-from scratch import DEFAULT_DATABASE_URL, procfile_web, scratch_database
+from scratch import DEFAULT_DATABASE_URL, procfile_web, run_client_threads, scratch_database
 from sqlalchemy import func, insert, select
 
 from connector.db.models import ContactState, ShareClick
@@ -54,12 +53,8 @@ PREVIEWERS = ["Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
 def client_process(port: int, codes: list[str], seeds: list[int], per_client: int,
                    interval_s: float, results: Any) -> None:
     """Some of the concurrent clients, as threads of one process; reports their latencies."""
-    latencies: list[float] = []
-    failed = 0
-    lock = threading.Lock()
 
-    def client(seed: int) -> None:
-        nonlocal failed
+    def client(seed: int) -> tuple[list[float], int]:
         rng = random.Random(seed)
         # a bare keep-alive connection: `requests` would add about a millisecond per call
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
@@ -86,16 +81,9 @@ def client_process(port: int, codes: list[str], seeds: list[int], per_client: in
             location = answer.getheader("Location") or ""
             expected = (f"referred_by_code={code}" in location) == (roll < 0.95)
             bad += answer.status != 302 or not expected
-        with lock:
-            latencies.extend(mine)
-            failed += bad
+        return mine, bad
 
-    threads = [threading.Thread(target=client, args=(seed,)) for seed in seeds]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results.put((latencies, failed))
+    run_client_threads(seeds, client, results)
 
 
 def main() -> None:
