@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
+    add_load_options,
     procfile_web,
     run_client_threads,
     scratch_database,
@@ -80,11 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--client-processes", type=int, default=4)
-    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
-                        help="gunicorn worker class (the Procfile's web uses gevent)")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    add_load_options(parser)
     args = parser.parse_args()
 
     latencies: list[float] = []

@@ -3,6 +3,7 @@ the Procfile's web process (gunicorn serving `connector.cli.wiring:create_app()`
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -113,3 +114,12 @@ def run_client_threads(seeds: list[int], client: Callable[[int], tuple[list[floa
     for thread in threads:
         thread.join()
     results.put((latencies, failed))
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The options every load benchmark of the web process takes."""
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
+                        help="gunicorn worker class (the Procfile's web uses gevent)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)

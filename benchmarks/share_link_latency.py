@@ -30,7 +30,7 @@ import statistics
 import time
 from typing import Any
 
-from scratch import DEFAULT_DATABASE_URL, procfile_web, run_client_threads, scratch_database
+from scratch import add_load_options, procfile_web, run_client_threads, scratch_database
 from sqlalchemy import func, insert, select
 
 from connector.db.models import ContactState, ShareClick
@@ -90,13 +90,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--advocates", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=6000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--rate", type=float, default=200.0,
                         help="clicks per second in all; 0: as fast as possible")
-    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
-                        help="gunicorn worker class (the Procfile's web uses gevent)")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    add_load_options(parser)
     args = parser.parse_args()
 
     # HubSpot is down: nothing answers there, and the share link must not care; the web
