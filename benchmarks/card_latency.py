@@ -15,9 +15,7 @@ import argparse
 import dataclasses
 import http.client
 import json
-import multiprocessing
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import (  # noqa: E402
     add_load_options,
+    p50_p99,
     procfile_web,
+    run_client_processes,
     run_client_threads,
     scratch_database,
 )
@@ -83,8 +83,6 @@ def main() -> None:
     add_load_options(parser)
     args = parser.parse_args()
 
-    latencies: list[float] = []
-    errors = 0
     sandbox = run_in_thread(SandboxConfig(contacts=args.contacts, seed=7, client_secret=SECRET,
                                           rate_limit_per_10s=10_000, search_rate_per_s=1000))
     try:
@@ -102,30 +100,12 @@ def main() -> None:
                 per_client = args.requests // args.clients
                 for _ in range(4):  # warm the pools of both gunicorn workers
                     fetch_card(base, ids[0], SECRET)
-                # client threads spread over processes: one interpreter's GIL would queue the
-                # clients themselves and count that wait as the endpoint's latency
-                context = multiprocessing.get_context("fork")
-                results: Any = context.Queue()
-                groups = [list(range(i, args.clients, args.client_processes))
-                          for i in range(args.client_processes)]
-                processes = [context.Process(target=client_process,
-                                             args=(base, ids, group, per_client, results))
-                             for group in groups if group]
-                started = time.monotonic()
-                for process in processes:
-                    process.start()
-                for _ in processes:
-                    part, failed = results.get(timeout=600)
-                    latencies.extend(part)
-                    errors += failed
-                for process in processes:
-                    process.join()
-                elapsed = time.monotonic() - started
+                latencies, errors, elapsed = run_client_processes(
+                    client_process, lambda group: (base, ids, group, per_client),
+                    clients=args.clients, processes=args.client_processes)
     finally:
         sandbox.stop()
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    p50, p99 = p50_p99(latencies)
     print(json.dumps({
         "requests": len(latencies), "clients": args.clients, "errors": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1),

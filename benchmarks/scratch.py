@@ -4,8 +4,10 @@ the Procfile's web process (gunicorn serving `connector.cli.wiring:create_app()`
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -123,3 +125,34 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"),
                         help="gunicorn worker class (the Procfile's web uses gevent)")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+
+
+def run_client_processes(target: Callable[..., None],
+                         arguments: Callable[[list[int]], tuple[Any, ...]], *, clients: int,
+                         processes: int) -> tuple[list[float], int, float]:
+    """`clients` client threads spread over `processes` processes (one interpreter's GIL would
+    queue the clients themselves and count that wait as the endpoint's latency). Each process
+    runs `target(*arguments(its seeds), results)`; returns latencies, failures and seconds."""
+    context = multiprocessing.get_context("fork")
+    results: Any = context.Queue()
+    groups = [list(range(i, clients, processes)) for i in range(processes)]
+    started_processes = [context.Process(target=target, args=(*arguments(group), results))
+                         for group in groups if group]
+    latencies: list[float] = []
+    failed = 0
+    started = time.monotonic()
+    for process in started_processes:
+        process.start()
+    for _ in started_processes:
+        part, bad = results.get(timeout=600)
+        latencies.extend(part)
+        failed += bad
+    for process in started_processes:
+        process.join()
+    return latencies, failed, time.monotonic() - started
+
+
+def p50_p99(latencies: list[float]) -> tuple[float, float]:
+    """The median and the 99th percentile of some latencies, in seconds."""
+    ordered = sorted(latencies)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]

@@ -23,14 +23,19 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import random
-import statistics
 import time
 from typing import Any
 
-from scratch import add_load_options, procfile_web, run_client_threads, scratch_database
+from scratch import (
+    add_load_options,
+    p50_p99,
+    procfile_web,
+    run_client_processes,
+    run_client_threads,
+    scratch_database,
+)
 from sqlalchemy import func, insert, select
 
 from connector.db.models import ContactState, ShareClick
@@ -99,8 +104,6 @@ def main() -> None:
     # process stands behind one proxy (the platform's router), whose X-Forwarded-For it trusts
     os.environ.update(HUBSPOT_BASE_URL="http://127.0.0.1:9", HUBSPOT_ACCESS_TOKEN="unused",
                       TRUSTED_PROXY_HOPS="1")
-    latencies: list[float] = []
-    errors = 0
     with scratch_database(args.database_url) as (url, engine):
         codes = list(dict.fromkeys(new_code() for _ in range(args.advocates)))
         with engine.begin() as conn:
@@ -117,38 +120,21 @@ def main() -> None:
             per_client = args.requests // args.clients
             # client threads spread over processes: one interpreter's GIL would queue the
             # clients themselves and count that wait as the endpoint's latency
-            context = multiprocessing.get_context("fork")
-            results: Any = context.Queue()
-            groups = [list(range(i, args.clients, args.client_processes))
-                      for i in range(args.client_processes)]
-            processes = [context.Process(target=client_process,
-                                         args=(port, codes, group, per_client,
-                                               args.clients / args.rate if args.rate else 0.0,
-                                               results))
-                         for group in groups if group]
-            started = time.monotonic()
-            for process in processes:
-                process.start()
-            for _ in processes:
-                part, failed = results.get(timeout=600)
-                latencies.extend(part)
-                errors += failed
-            for process in processes:
-                process.join()
-            elapsed = time.monotonic() - started
+            interval_s = args.clients / args.rate if args.rate else 0.0
+            latencies, errors, elapsed = run_client_processes(
+                client_process, lambda group: (port, codes, group, per_client, interval_s),
+                clients=args.clients, processes=args.client_processes)
         with engine.connect() as conn:
             stored = dict(conn.execute(select(ShareClick.outcome, func.count())
                                        .group_by(ShareClick.outcome)).all())
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    p50, p99 = p50_p99(latencies)
     print(json.dumps({
         "requests": len(latencies), "clients": args.clients, "rate": args.rate or "max",
         "worker_class": args.worker_class, "errors": errors,
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "clicks_stored": {str(k): int(v) for k, v in stored.items()},
         "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
-        "max_ms": round(latencies[-1] * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
         "target_p99_ms": TARGET_P99_S * 1000, "p99_ratio_to_target": round(p99 / TARGET_P99_S, 3),
         "load_average": round(os.getloadavg()[0], 2),
     }))

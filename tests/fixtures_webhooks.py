@@ -10,12 +10,27 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, func, select
 
+from connector.db.models import InboxEvent
 from connector.runtime import Runtime
 from connector.web.app import create_app
 from connector.web.signatures import sign_v3
 
 HOOK_PATH = "/webhooks/hubspot"
+
+
+def inbox_count(engine: Engine) -> int:
+    """Events stored in the inbox."""
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
+
+
+def webhook_metric(outcome: str) -> float:
+    """The receiver's counter of events by outcome, in this process's registry."""
+    value = REGISTRY.get_sample_value("connector_webhook_events_total", {"outcome": outcome})
+    return value or 0.0
 
 
 def contact_event(object_id: int, event_id: int | None = None, **fields: Any) -> dict[str, Any]:

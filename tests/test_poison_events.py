@@ -11,8 +11,9 @@ from urllib.parse import quote
 import pytest
 from fixtures_sync import SyncSetup
 from fixtures_webhooks import HubSpotSigner, contact_event
-from prometheus_client import REGISTRY
-from sqlalchemy import Engine, func, select, update
+from fixtures_webhooks import inbox_count as count
+from fixtures_webhooks import webhook_metric as metric
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DataError, OperationalError
 
 from connector.db.models import ContactState, InboxEvent, utcnow
@@ -25,16 +26,6 @@ from connector.web.signatures import sign_v3
 from connector.worker.drain import drain_inbox
 
 SECRET, PUBLIC = "test-secret", "http://connector.test"  # the `settings` fixture's
-
-
-def count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
-
-
-def metric(outcome: str) -> float:
-    value = REGISTRY.get_sample_value("connector_webhook_events_total", {"outcome": outcome})
-    return value or 0.0
 
 
 def delivery(*changed: dict) -> bytes:

@@ -9,8 +9,9 @@ import threading
 
 import pytest
 from fixtures_webhooks import HubSpotSigner, contact_event
-from prometheus_client import REGISTRY
-from sqlalchemy import Engine, event, func, select
+from fixtures_webhooks import inbox_count as count
+from fixtures_webhooks import webhook_metric as metric
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from connector.db.models import InboxEvent
@@ -21,16 +22,6 @@ from connector.web.app import create_app
 def inbox_rows(engine: Engine) -> list[InboxEvent]:
     with Session(engine) as session:
         return list(session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
-
-
-def count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(InboxEvent)) or 0)
-
-
-def metric(outcome: str) -> float:
-    value = REGISTRY.get_sample_value("connector_webhook_events_total", {"outcome": outcome})
-    return value or 0.0
 
 
 def test_signed_batch_is_stored_then_acknowledged(webhook_client, signer, runtime):

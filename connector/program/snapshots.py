@@ -31,7 +31,7 @@ def record_snapshot(session: Session, contact_id: str, readiness: ReadinessScore
         contact_id=str(contact_id), step=step, taken_at=now, score=readiness.score,
         tier=readiness.tier,
         shares={key: round(float(share), SHARE_PLACES)
-                for key, share in zip(basis.signals, readiness.shares, strict=True)},
+                for key, share in readiness.signal_shares().items()},
         mapping_version=basis.mapping_version, signals_version=basis.signals_version)
     session.add(snapshot)
     return snapshot
