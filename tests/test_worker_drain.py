@@ -259,7 +259,7 @@ def test_a_failing_pass_is_logged_and_retried_not_fatal(runtime, monkeypatch):
     stop = loop.StopFlag()
     passes: list[int] = []
 
-    def flaky(rt, options):
+    def flaky(rt, options, pay=True):
         passes.append(1)
         if len(passes) == 1:
             raise ConnectionError("database went away")

@@ -46,6 +46,9 @@ class WorkerOptions:
     token_retry_s: float = 30.0
     # how often this worker adds its HubSpot calls to `api_usage` (the report's 24 h count)
     save_usage_every_s: float = 10.0
+    # how often it looks for rewards to pay: they become payable when a hold ends (the clock,
+    # hourly) or a person approves, so not on every pass of a busy inbox
+    pay_every_s: float = 30.0
 
 
 def flush_outbox(runtime: Runtime) -> int:
@@ -70,13 +73,15 @@ def pay_due_rewards(runtime: Runtime) -> int:
     return paid
 
 
-def work_once(runtime: Runtime, options: WorkerOptions) -> tuple[DrainSummary, int]:
-    """Drain what is due, queue new share-link clicks, flush the outbox, pay due rewards;
-    return the drain and the sent."""
+def work_once(runtime: Runtime, options: WorkerOptions, *,
+              pay: bool = True) -> tuple[DrainSummary, int]:
+    """Drain what is due, queue new share-link clicks, pay due rewards (when `pay`), flush
+    the outbox; return the drain and the sent."""
     summary = drain_inbox(runtime, batch_size=options.batch_size, lease=options.lease,
                           max_attempts=options.max_attempts)
     clicked = announce_new_clicks(runtime)
-    pay_due_rewards(runtime)  # before the flush: referral_rewards_paid goes out in this pass
+    if pay:  # before the flush: referral_rewards_paid goes out in this pass
+        pay_due_rewards(runtime)
     sent = flush_outbox(runtime)
     if summary.handled or summary.retried or summary.dead or sent or clicked:
         log.info("worker pass: %d handled, %d retried, %d dead, %d contacts re-scored, "
@@ -180,7 +185,7 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
     pause = TokenPause(runtime, options.token_retry_s)
     wakeup = InboxWakeup(runtime.engine, stop.event)
     wakeup.start()  # LISTEN before the first look: no event stored after it waits for the poll
-    pruned_at = saved_at = 0.0
+    pruned_at = saved_at = paid_at = 0.0
     try:
         while not stop.event.is_set():
             if time.monotonic() - saved_at >= options.save_usage_every_s:
@@ -192,7 +197,10 @@ def run_worker(runtime: Runtime, *, once: bool = False, with_clock: bool = False
                 if time.monotonic() - pruned_at > options.prune_every_s:
                     prune_handled(runtime.engine, utcnow() - options.keep_done)
                     pruned_at = time.monotonic()
-                summary, sent = work_once(runtime, options)
+                pay = time.monotonic() - paid_at >= options.pay_every_s
+                if pay:
+                    paid_at = time.monotonic()
+                summary, sent = work_once(runtime, options, pay=pay)
             except TokenRejected as exc:
                 pause.pause(exc)
                 continue
