@@ -15,7 +15,9 @@ from connector.program.counters import counters_for
 from connector.program.hooks import TRUE_VALUES
 from connector.program.journey import invitation_refusal, invite
 from connector.program.setup import ProgramSetup
+from connector.program.snapshots import record_snapshot
 from connector.queue.outbox import enqueue
+from connector.scoring.model import ReadinessScore
 
 
 @dataclass(frozen=True)
@@ -48,18 +50,21 @@ def would_invite(session: Session, setup: ProgramSetup, contact: Contact, tier: 
                       refusal or "would be invited now")
 
 
-def invite_on_request(session: Session, setup: ProgramSetup, contact: Contact, tier: str,
-                      state: ContactState, now: datetime, *, request_key: str) -> Invitation:
+def invite_on_request(session: Session, setup: ProgramSetup, contact: Contact,
+                      readiness: ReadinessScore, state: ContactState, now: datetime, *,
+                      request_key: str) -> Invitation:
     """Invite the contact now when the program's rules allow it: a code (kept when it has one),
-    a new invitation cycle, its properties to HubSpot through the outbox. Otherwise nothing
-    changes and the reason says why; an invited contact gets its code and link back."""
+    a new invitation cycle with the score it was invited on (a snapshot, as `on_contact`
+    keeps), its properties to HubSpot through the outbox. Otherwise nothing changes and the
+    reason says why; an invited contact gets its code and link back."""
+    tier = readiness.tier
     answer = would_invite(session, setup, contact, tier, state, now)
     if not answer.eligible:
         return answer
     email, opted_out = _contact_facts(contact)
     assert email is not None  # would_invite refuses a contact without one
     invite(session, setup.program, state, email=email, now=now)
-    state.journey_state = state.journey_state or "none"
+    record_snapshot(session, contact.id, readiness, step="invitation", now=now)
     properties = own_properties(session, setup, state, tier=tier, opted_out=opted_out)
     enqueue(session, key=f"props:request:{contact.id}:{request_key}", kind="properties",
             contact_id=contact.id, payload={"properties": properties})

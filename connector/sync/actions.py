@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from connector.db.models import ActionCall, ContactState
 from connector.errors import UserError
 from connector.program.requests import Invitation, invite_on_request, would_invite
-from connector.program.snapshots import record_snapshot
 from connector.runtime import Runtime
 from connector.scoring.engine import score_contact
 from connector.sync.page import read_properties
@@ -44,10 +43,8 @@ def answer_action(runtime: Runtime, action: str, *, callback_id: str, contact_id
         with runtime.sessions() as session, session.begin():
             if action == INVITE:
                 state = load_states(session, [contact.id])[contact.id]
-                answer = invite_on_request(session, runtime, contact, readiness.tier, state,
-                                           now, request_key=callback_id)
-                if answer.eligible:  # invited now: the score it was invited on is kept
-                    record_snapshot(session, contact.id, readiness, step="invitation", now=now)
+                answer = invite_on_request(session, runtime, contact, readiness, state, now,
+                                           request_key=callback_id)
                 output = _invitation_fields(answer)
             else:
                 known = session.get(ContactState, contact.id)  # none yet: nothing is created
