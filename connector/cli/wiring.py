@@ -49,11 +49,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     try:
         settings = settings or Settings.from_env()
-        check_web(settings)
+        runtime = Runtime(settings)
+        check_web(settings, lambda: runtime.engine)  # the schema checked once, by the runtime
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
-    return create_web_app(Runtime(settings))
+    return create_web_app(runtime)
 
 
 def serve_metrics(settings: Settings, process: str) -> None:
