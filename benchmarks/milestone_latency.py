@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,10 +26,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import free_port, wait_http  # noqa: E402
 
 from connector.db.models import Base  # noqa: E402
 from connector.db.session import make_engine  # noqa: E402
@@ -43,24 +42,6 @@ SECRET = "bench-secret"
 NPS = "hs_feedback_last_nps_rating"
 TARGET_P50_S = 0.3
 TARGET_P99_S = 0.6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer") from None
-            time.sleep(0.1)
 
 
 def main() -> None:

@@ -38,6 +38,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_http(url: str, seconds: float = 30) -> None:
+    """Until the URL answers at all; one line and exit when it does not in time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def scratch_database(database_url: str) -> Iterator[tuple[str, Engine]]:
     """A new database beside `database_url`'s with the connector's tables; dropped after."""
@@ -80,15 +93,7 @@ def procfile_web(database_url: str, client_secret: str, *, workers: int = 2,
          "connector.cli.wiring:create_app()"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
+        wait_http(f"{base}/healthz")
         yield base
     finally:
         server.terminate()

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
+from fixtures_procfile import free_port
 from fixtures_webhooks import HubSpotSigner, contact_event
 from sqlalchemy import func, select
 
 from connector.cli.wiring import create_app
 from connector.config import Settings
 from connector.db.models import InboxEvent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_stores_a_signed_delivery(sqlite_url, sqlite_engine):
